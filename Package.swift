@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// swift-tools-version:6.0
+// (Tools version 6.0 allows this declaration after leading comments.)
+
+import PackageDescription
+
+/// Directory holding this manifest; the kernel build drops liblkl.a below it.
+let packageDirectory: String = {
+    let manifestPath = #filePath
+    guard let lastSlash = manifestPath.lastIndex(of: "/") else { return "." }
+    return String(manifestPath[..<lastSlash])
+}()
+
+/// Where `make` puts liblkl.a (see kernel/). The linker needs an absolute path
+/// because SwiftPM runs it from inside .build/.
+let kernelLibraryDirectory = packageDirectory + "/build/out/lib"
+
+let package = Package(
+    name: "airtap",
+    platforms: [.macOS(.v15)],  // Mutex (Synchronization); the kernel itself is Linux-only
+    products: [
+        .executable(name: "airtap", targets: ["airtap"]),
+        .executable(name: "airtap-kernel-probe", targets: ["KernelProbe"]),
+        .library(name: "LinuxKernel", targets: ["LinuxKernel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // The kernel library's C API (lkl/lkl.h); links -llkl.
+        .systemLibrary(name: "CLinuxKernel", path: "Sources/CLinuxKernel"),
+
+        // syscall(2) is variadic and therefore invisible to Swift; this wraps
+        // the one raw host syscall the benchmarks compare against.
+        .target(name: "CHostSyscall", path: "Sources/CHostSyscall"),
+
+        .target(
+            name: "LinuxKernel",
+            dependencies: [
+                "CLinuxKernel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/LinuxKernel",
+            linkerSettings: [
+                .unsafeFlags(["-L", kernelLibraryDirectory]),
+                .linkedLibrary("pthread"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "KernelProbe",
+            dependencies: [
+                "LinuxKernel",
+                "CLinuxKernel",
+                "CHostSyscall",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/KernelProbe"
+        ),
+
+        .executableTarget(
+            name: "airtap",
+            dependencies: [
+                "LinuxKernel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/airtap"
+        ),
+
+        .testTarget(
+            name: "LinuxKernelTests",
+            dependencies: [
+                "LinuxKernel",
+                // Not imported: the dependency makes `swift test` build the probe
+                // binary that the boot tests launch.
+                "KernelProbe",
+            ],
+            path: "Tests/LinuxKernelTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

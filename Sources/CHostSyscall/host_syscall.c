@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define _GNU_SOURCE
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "host_syscall.h"
+
+long airtap_host_getpid_syscall(void)
+{
+	return syscall(SYS_getpid);
+}

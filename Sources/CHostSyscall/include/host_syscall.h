@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef AIRTAP_HOST_SYSCALL_H
+#define AIRTAP_HOST_SYSCALL_H
+
+/*
+ * getpid(2) through the raw syscall(2) entry, so every call really enters the
+ * host kernel (the baseline for the lkl_syscall benchmark).
+ */
+long airtap_host_getpid_syscall(void);
+
+#endif

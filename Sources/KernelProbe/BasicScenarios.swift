@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import LinuxKernel
+
+func runBootHalt() throws {
+    let console = ConsoleRecorder()
+    let kernel = try Kernel.boot(console: console.sink)
+    guard let banner = console.bannerLine else {
+        ProbeOutput.fail("no \"Linux version\" line on the kernel console\n--- kernel log tail ---\n\(kernel.consoleLog)")
+    }
+    ProbeOutput.result("banner", banner)
+    ProbeOutput.result("boot_ns", kernel.bootNanoseconds)
+    try kernel.halt()
+    ProbeOutput.result("halted", 1)
+}
+
+func runSyscalls() throws {
+    let kernel = try Kernel.boot()
+
+    let pid = try kernel.getpid()
+    guard pid > 0 else { ProbeOutput.fail("getpid returned \(pid), expected > 0") }
+    ProbeOutput.result("pid", pid)
+
+    let name = try kernel.uname()
+    guard name.sysname == "Linux" else { ProbeOutput.fail("uname sysname is \(name.sysname.debugDescription), expected \"Linux\"") }
+    ProbeOutput.result("sysname", name.sysname)
+    ProbeOutput.result("release", name.release)
+    ProbeOutput.result("machine", name.machine)
+
+    try checkFileRoundTrip(kernel)
+    try checkNanosleep(kernel, seconds: 0.05)
+
+    try kernel.halt()
+    ProbeOutput.result("syscalls", "ok")
+}
+
+private func checkFileRoundTrip(_ kernel: Kernel) throws {
+    let directory = "/tmp-test"
+    let path = directory + "/data.bin"
+    let length = 1000
+    let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+
+    try kernel.mkdir(directory, mode: 0o755)
+    let writeFD = try kernel.open(path, flags: [.create, .readWrite, .truncate], mode: 0o644)
+    var written = 0
+    while written < length {
+        let count = try kernel.write(writeFD, Array(payload[written...]))
+        guard count > 0 else { ProbeOutput.fail("write to \(path) made no progress at byte \(written)") }
+        written += count
+    }
+    try kernel.close(writeFD)
+
+    let readFD = try kernel.open(path, flags: .readOnly)
+    var readBack: [UInt8] = []
+    while readBack.count < length + 1 {  // ask for one byte more to see EOF
+        let chunk = try kernel.read(readFD, count: length + 1 - readBack.count)
+        if chunk.isEmpty { break }
+        readBack += chunk
+    }
+    try kernel.close(readFD)
+    guard readBack == payload else {
+        let firstDifference = zip(readBack, payload).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        ProbeOutput.fail(
+            "read back \(readBack.count) bytes from \(path), expected \(length) identical bytes"
+                + (firstDifference.map { "; first difference at byte \($0)" } ?? ""))
+    }
+    ProbeOutput.result("file_roundtrip_bytes", readBack.count)
+
+    let entries = try kernel.directoryEntries(atPath: directory)
+    guard entries.contains(where: { $0.name == "data.bin" }) else {
+        ProbeOutput.fail("getdents64 on \(directory) did not list data.bin: \(entries.map(\.name))")
+    }
+    ProbeOutput.result("dir_entries", entries.map(\.name).sorted().joined(separator: ","))
+}
+
+private func checkNanosleep(_ kernel: Kernel, seconds: Double) throws {
+    let requested = UInt64(seconds * 1e9)
+    let start = HostClock.monotonicNanoseconds()
+    try kernel.nanosleep(seconds: seconds)
+    let elapsed = HostClock.monotonicNanoseconds() - start
+    ProbeOutput.result(["nanosleep_requested_ns": "\(requested)", "nanosleep_elapsed_ns": "\(elapsed)"])
+    // Allow 10% for clock granularity differences between kernel and host.
+    guard elapsed * 10 >= requested * 9 else {
+        ProbeOutput.fail("nanosleep(\(seconds)) returned after \(elapsed) ns, expected at least 90% of \(requested) ns")
+    }
+}
+
+func runPanic(extraCommandLine: String) throws {
+    // The kernel is expected to panic during boot; the panic host operation
+    // then ends the process with KernelConsole.panicExitStatus.
+    let kernel = try Kernel.boot(commandLine: commandLine("lkl.test_panic=1", extra: extraCommandLine))
+    // A panic from a late kernel thread may come just after boot returns.
+    hostSleep(seconds: 10)
+    ProbeOutput.fail(
+        "the kernel booted with lkl.test_panic=1 and did not panic within 10 s\n"
+            + "--- kernel log tail ---\n\(kernel.consoleLog)")
+}

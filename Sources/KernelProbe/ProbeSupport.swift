@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import LinuxKernel
+import Synchronization
+import SystemPackage
+
+/// Output protocol of the probe, parsed by the tests and benchmark scripts:
+///
+///     RESULT key=value [key=value ...]   measurements; a value runs until the
+///                                        next " key=" token, so free text
+///                                        (the banner) is printed alone
+///     SUITE ok|notok <name>               one KUnit suite
+///     KTAP| <line>                        raw KTAP output
+///
+/// Failures go to stderr as "airtap-kernel-probe: FAIL: ..." with exit status 1.
+enum ProbeOutput {
+    static func result(_ pairs: KeyValuePairs<String, String>) {
+        let text = pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        emit("RESULT \(text)")
+    }
+
+    static func result(_ key: String, _ value: some CustomStringConvertible) {
+        emit("RESULT \(key)=\(value)")
+    }
+
+    /// Writes one line to stdout, unbuffered, so nothing is lost when the
+    /// process ends through `_exit` (failures, kernel panic).
+    static func emit(_ line: String) {
+        write(line + "\n", to: .standardOutput)
+    }
+
+    static func warn(_ message: String) {
+        write("airtap-kernel-probe: warning: \(message)\n", to: .standardError)
+    }
+
+    /// Reports a failure and leaves immediately. `_exit` because the kernel
+    /// may still be running threads that exit-time cleanup would race with.
+    static func fail(_ message: String) -> Never {
+        write("airtap-kernel-probe: FAIL: \(message)\n", to: .standardError)
+        _exit(1)
+    }
+
+    static func write(_ text: String, to descriptor: FileDescriptor) {
+        // Output errors (e.g. a closed pipe) leave nothing useful to do.
+        _ = try? descriptor.writeAll(text.utf8)
+    }
+}
+
+/// Formats `total / count` with one decimal, e.g. "123.4".
+func perCallNanoseconds(total: UInt64, count: Int) -> String {
+    guard count > 0 else { return "0.0" }
+    let tenths = (total &* 10) / UInt64(count)
+    return "\(tenths / 10).\(tenths % 10)"
+}
+
+/// Peak resident set size of this process in KiB.
+func peakResidentKiB() -> Int {
+    var usage = rusage()
+    guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return -1 }
+    return Int(usage.ru_maxrss)
+}
+
+/// Sleeps the calling host thread without involving the kernel library.
+func hostSleep(seconds: Double) {
+    HostClock.sleep(seconds: seconds)
+}
+
+/// Polls `condition` on the host until it holds or `seconds` pass; returns
+/// whether it held.
+func waitUntil(seconds: Double, pollInterval: Double = 0.001, _ condition: () -> Bool) -> Bool {
+    let deadline = HostClock.monotonicNanoseconds() + UInt64(max(seconds, 0) * 1e9)
+    while !condition() {
+        if HostClock.monotonicNanoseconds() >= deadline { return false }
+        hostSleep(seconds: pollInterval)
+    }
+    return true
+}
+
+/// A joinable pthread. Foundation's Thread cannot be joined, and the
+/// threads scenario needs to know each thread has fully exited (its TLS
+/// destructors, which release the kernel task, have run).
+final class HostThread {
+    private let thread: pthread_t
+
+    private init(thread: pthread_t) {
+        self.thread = thread
+    }
+
+    private final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+
+    @discardableResult
+    static func spawn(_ body: @escaping @Sendable () -> Void) -> HostThread {
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { rawContext in
+            guard let rawContext else { return nil }
+            Unmanaged<Body>.fromOpaque(rawContext).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<Body>.fromOpaque(context).release()
+            ProbeOutput.fail("pthread_create failed with status \(status)")
+        }
+        return HostThread(thread: thread)
+    }
+
+    func join() {
+        let status = pthread_join(thread, nil)
+        if status != 0 { ProbeOutput.fail("pthread_join failed with status \(status)") }
+    }
+}
+
+/// Fails the probe with `message` unless disarmed within `seconds`, so a
+/// hung kernel produces a diagnosis instead of just a test timeout.
+final class Watchdog: Sendable {
+    private let disarmed = Mutex(false)
+
+    init(seconds: Double, message: String) {
+        HostThread.spawn { [self] in
+            let fired = !waitUntil(seconds: seconds) { disarmed.withLock { $0 } }
+            if fired {
+                ProbeOutput.fail("watchdog: \(message) (no progress after \(Int(seconds)) s)\n"
+                    + "--- kernel log tail ---\n\(KernelConsole.logTail)")
+            }
+        }
+        // Never joined: the thread ends on its own once disarmed.
+    }
+
+    func disarm() {
+        disarmed.withLock { $0 = true }
+    }
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import LinuxKernel
+
+/// One probe run. Each boots its own kernel, so each needs its own process.
+enum Scenario: String, CaseIterable {
+    /// Boot, report the banner and boot time, halt.
+    case bootHalt = "boot-halt"
+    /// Basic syscalls: getpid, uname, files, nanosleep.
+    case syscalls
+    /// 64 short-lived host threads making syscalls; their kernel tasks must be reclaimed.
+    case threads
+    /// A thread blocked in read() must not keep other threads out of the kernel.
+    case blocking
+    /// Run the built-in KUnit suites; extra argument: more command line (e.g. a filter).
+    case kunit
+    /// Boot with lkl.test_panic=1; must end through the panic handler.
+    case panic
+    /// Boot time and memory.
+    case benchBoot = "bench-boot"
+    /// lkl_syscall(getpid) against the host's getpid syscall; extra argument: iterations.
+    case benchSyscall = "bench-syscall"
+
+    func run(extraArguments: [String]) throws {
+        let extra = extraArguments.joined(separator: " ")
+        switch self {
+        case .bootHalt: try runBootHalt()
+        case .syscalls: try runSyscalls()
+        case .threads: try runThreads()
+        case .blocking: try runBlocking()
+        case .kunit: try runKUnit(extraCommandLine: extra)
+        case .panic: try runPanic(extraCommandLine: extra)
+        case .benchBoot: try runBenchBoot()
+        case .benchSyscall: try runBenchSyscall(iterations: extraArguments.first.flatMap { Int($0) } ?? 1_000_000)
+        }
+    }
+}
+
+/// Joins the fixed part of a command line with a caller-supplied extra part.
+func commandLine(_ base: String, extra: String) -> String {
+    extra.isEmpty ? base : "\(base) \(extra)"
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The host's monotonic clock, for measurements independent of the kernel.
+public enum HostClock {
+    /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
+    public static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        // CLOCK_MONOTONIC cannot fail on Linux; a zero reading would show up
+        // as an absurd measurement rather than a crash.
+        _ = clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+}
+
+extension HostClock {
+    /// Sleeps the calling host thread (not through the kernel library).
+    public static func sleep(seconds: Double) {
+        guard seconds > 0 else { return }
+        let clamped = min(seconds, 86_400)
+        let wholeSeconds = clamped.rounded(.down)
+        var request = timespec(tv_sec: Int(wholeSeconds), tv_nsec: Int((clamped - wholeSeconds) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR {
+            request = remaining
+        }
+    }
+}

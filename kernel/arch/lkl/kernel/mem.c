@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * RAM: one block from the host (mem=, default 64M), aligned so that the
+ * buddy allocator's largest blocks start on their natural boundary.
+ * Host memory is lazily committed, so only pages the kernel touches
+ * count against the process.
+ */
+#include <linux/init.h>
+#include <linux/memblock.h>
+#include <linux/mm.h>
+#include <linux/pfn.h>
+#include <asm/lkl.h>
+
+unsigned long lkl_memory_start, lkl_memory_end;
+void *empty_zero_page;
+
+static unsigned long mem_size = 64UL << 20;
+static void *host_block;
+static unsigned long host_block_size;
+
+static int __init lkl_mem_param(char *p)
+{
+	mem_size = memparse(p, &p);
+	return 0;
+}
+early_param("mem", lkl_mem_param);
+
+void __init lkl_bootmem_init(void)
+{
+	unsigned long align = PAGE_SIZE << MAX_PAGE_ORDER;
+	unsigned long max_zone_pfn[MAX_NR_ZONES] = { 0 };
+
+	mem_size = ALIGN(mem_size, align);
+	if (mem_size < (8UL << 20))
+		mem_size = 8UL << 20;
+	host_block_size = mem_size + align;
+	host_block = lkl_ops->page_alloc(host_block_size);
+	if (!host_block)
+		panic("lkl: the host could not lend %lu bytes of RAM (mem=)",
+		      host_block_size);
+
+	lkl_memory_start = ALIGN((unsigned long)host_block, align);
+	lkl_memory_end = lkl_memory_start + mem_size;
+	memblock_add(lkl_memory_start, mem_size);
+
+	min_low_pfn = PFN_UP(lkl_memory_start);
+	max_low_pfn = PFN_DOWN(lkl_memory_end);
+	max_pfn = max_low_pfn;
+	high_memory = (void *)lkl_memory_end;
+
+	empty_zero_page = memblock_alloc(PAGE_SIZE, PAGE_SIZE);
+	if (!empty_zero_page)
+		panic("lkl: no memory for the zero page");
+
+	max_zone_pfn[ZONE_NORMAL] = max_pfn;
+	free_area_init(max_zone_pfn);
+}
+
+void __init mem_init(void)
+{
+	memblock_free_all();
+}
+
+/* Init sections are in the host's image, not in our RAM: keep them. */
+void free_initmem(void)
+{
+}
+
+void lkl_mem_halt(void)
+{
+	lkl_ops->page_free(host_block, host_block_size);
+	host_block = NULL;
+}
