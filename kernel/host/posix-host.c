@@ -15,7 +15,10 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,16 +236,15 @@ static unsigned long long monotonic_ns(void)
 }
 
 /*
- * One-shot timer: one host thread per timer sleeping on a condition
- * variable against CLOCK_MONOTONIC (not SIGEV_THREAD, which spawns a
- * thread per expiry).
+ * One-shot timer: a timerfd (the host kernel keeps the deadline, so no
+ * wake-up can be lost between arming and sleeping) watched by one host
+ * thread per timer, plus an eventfd to stop that thread. Not
+ * SIGEV_THREAD, which spawns a thread per expiry.
  */
 struct lkl_timer {
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned long long deadline;	/* 0: not armed */
-	int stopping;
+	int timer_fd;
+	int stop_fd;
 	void (*fn)(void *);
 	void *arg;
 };
@@ -250,84 +252,78 @@ struct lkl_timer {
 static void *timer_thread(void *p)
 {
 	struct lkl_timer *t = p;
+	struct pollfd fds[2] = {
+		{ .fd = t->timer_fd, .events = POLLIN },
+		{ .fd = t->stop_fd, .events = POLLIN },
+	};
+	uint64_t expirations;
 
-	/* Fire when asked, not up to 50 us later (the default slack). */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-
-	pthread_mutex_lock(&t->lock);
-	while (!t->stopping) {
-		unsigned long long now;
-		struct timespec ts;
-
-		if (!t->deadline) {
-			pthread_cond_wait(&t->cond, &t->lock);
-			continue;
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
 		}
-		now = monotonic_ns();
-		if (now >= t->deadline) {
-			t->deadline = 0;
-			pthread_mutex_unlock(&t->lock);
+		if (fds[1].revents)
+			break;
+		if (fds[0].revents &&
+		    read(t->timer_fd, &expirations, sizeof(expirations)) > 0)
 			t->fn(t->arg);
-			pthread_mutex_lock(&t->lock);
-			continue;
-		}
-		ts.tv_sec = t->deadline / 1000000000ULL;
-		ts.tv_nsec = t->deadline % 1000000000ULL;
-		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 	}
-	pthread_mutex_unlock(&t->lock);
 	return NULL;
 }
 
 static struct lkl_timer *timer_alloc(void (*fn)(void *), void *arg)
 {
 	struct lkl_timer *t = calloc(1, sizeof(*t));
-	pthread_condattr_t attr;
 
 	if (!t)
 		return NULL;
 	t->fn = fn;
 	t->arg = arg;
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	if (pthread_create(&t->thread, NULL, timer_thread, t)) {
-		pthread_cond_destroy(&t->cond);
-		pthread_mutex_destroy(&t->lock);
+	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	t->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (t->timer_fd < 0 || t->stop_fd < 0 ||
+	    pthread_create(&t->thread, NULL, timer_thread, t)) {
+		if (t->timer_fd >= 0)
+			close(t->timer_fd);
+		if (t->stop_fd >= 0)
+			close(t->stop_fd);
 		free(t);
 		return NULL;
 	}
 	return t;
 }
 
+static int timer_arm(struct lkl_timer *t, unsigned long long ns)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ns / 1000000000ULL,
+			      .tv_nsec = ns % 1000000000ULL },
+	};
+
+	return timerfd_settime(t->timer_fd, 0, &its, NULL) ? -errno : 0;
+}
+
 static int timer_set_oneshot(struct lkl_timer *t, unsigned long long delta)
 {
-	pthread_mutex_lock(&t->lock);
-	t->deadline = monotonic_ns() + (delta ? delta : 1);
-	pthread_cond_signal(&t->cond);
-	pthread_mutex_unlock(&t->lock);
-	return 0;
+	return timer_arm(t, delta ? delta : 1);	/* 0 would disarm */
 }
 
 static void timer_cancel(struct lkl_timer *t)
 {
-	pthread_mutex_lock(&t->lock);
-	t->deadline = 0;
-	pthread_cond_signal(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	timer_arm(t, 0);
 }
 
 static void timer_free(struct lkl_timer *t)
 {
-	pthread_mutex_lock(&t->lock);
-	t->stopping = 1;
-	pthread_cond_signal(&t->cond);
-	pthread_mutex_unlock(&t->lock);
+	uint64_t one = 1;
+
+	if (write(t->stop_fd, &one, sizeof(one)) != sizeof(one))
+		return;	/* cannot stop the thread: leak rather than crash */
 	pthread_join(t->thread, NULL);
-	pthread_cond_destroy(&t->cond);
-	pthread_mutex_destroy(&t->lock);
+	close(t->timer_fd);
+	close(t->stop_fd);
 	free(t);
 }
 

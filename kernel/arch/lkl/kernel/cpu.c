@@ -164,22 +164,20 @@ static void run_schedule(void *unused)
 }
 
 /*
- * Switch the parked current context away so that runnable tasks run.
- * The caller owns the CPU but is not running current's own code (it
- * is an interrupting host thread, or an application thread leaving or
+ * Switch a parked application task away so that runnable tasks run.
+ * The caller owns the CPU but is not running the task's code (it is
+ * an interrupting host thread, or an application thread leaving or
  * entering the kernel), so the switch must not block this thread:
  * __switch_to hands the CPU to the next task and jumps back here.
  * Returns with the CPU still ours only if the next task is ours too
- * (an application thread entering as its own task), or if nothing
- * else was runnable.
+ * (an application thread entering as its own task).
  */
 void lkl_sched_away(void)
 {
 	struct lkl_jmp_buf escape;
 
 	/* A parked application task sleeps until its thread comes back. */
-	if (current->thread.kind == LKL_TASK_HOST)
-		set_current_state(TASK_UNINTERRUPTIBLE);
+	set_current_state(TASK_UNINTERRUPTIBLE);
 	cpu.escape = &escape;
 	lkl_ops->jmp_buf_set(&escape, run_schedule, NULL);
 	if (lkl_cpu_is_mine())
@@ -197,6 +195,17 @@ static bool parked_must_yield(void)
 }
 
 /*
+ * Idle must leave its idle loop itself (do_idle's exit path restarts
+ * the tick), so a thread that finds idle parked with work to do hands
+ * the CPU to idle's thread instead of switching idle out.
+ */
+static void wake_idle(void)
+{
+	lkl_cpu_hand_to(init_task.thread.host_thread);
+	lkl_ops->sem_up(init_task.thread.sched_sem);
+}
+
+/*
  * Leave the kernel; current is parked and accepts interrupts. Pending
  * interrupts run first; if that (or anything earlier) made tasks
  * runnable they get the CPU; otherwise it is released. An interrupt
@@ -209,6 +218,10 @@ void lkl_cpu_put(void)
 		current_thread_info()->irqs_enabled = true;
 		lkl_run_pending_irqs();
 		if (parked_must_yield()) {
+			if (is_idle_task(current)) {
+				wake_idle();
+				return;
+			}
 			lkl_sched_away();
 			if (!lkl_cpu_is_mine())
 				return;
@@ -219,10 +232,9 @@ void lkl_cpu_put(void)
 
 /*
  * The idle task's wait: called with interrupts disabled, returns with
- * them disabled. Idle parks (accepting interrupts) and its host thread
- * sleeps until some thread switches idle back in; until then any
- * thread that takes the CPU may run interrupts in idle's context or
- * switch idle out.
+ * them disabled. Idle parks (accepting interrupts: any thread that
+ * takes the CPU may run them in idle's context) and its host thread
+ * sleeps until a thread hands the CPU back because tasks are runnable.
  */
 void arch_cpu_idle(void)
 {
@@ -235,8 +247,6 @@ void arch_cpu_idle(void)
 		lkl_ops->sem_down(idle->thread.sched_sem);
 		if (READ_ONCE(lkl_halting))
 			lkl_thread_die(idle);
-		/* Finish the switch that brought us back (unlocks the rq). */
-		schedule_tail(idle->thread.switched_from);
 	}
 	current_thread_info()->irqs_enabled = false;
 }

@@ -15,10 +15,13 @@
 #include <linux/interrupt.h>
 #include <linux/irq.h>
 #include <linux/hardirq.h>
+#include <asm/irq_regs.h>
 #include <linux/errno.h>
 #include <asm/lkl.h>
 
 static unsigned long irq_pending;
+/* Handlers see an interrupted context (the tick needs one to run timers). */
+static struct pt_regs irq_regs;
 static unsigned long irq_allocated = 1UL;	/* line 0 is never handed out */
 
 bool lkl_irqs_pending(void)
@@ -39,6 +42,8 @@ void lkl_run_pending_irqs(void)
 	was_enabled = ti->irqs_enabled;
 	ti->irqs_enabled = false;
 	while ((bits = __atomic_exchange_n(&irq_pending, 0, __ATOMIC_ACQ_REL))) {
+		struct pt_regs *old_regs = set_irq_regs(&irq_regs);
+
 		irq_enter();
 		while (bits) {
 			unsigned int irq = __ffs(bits);
@@ -47,6 +52,7 @@ void lkl_run_pending_irqs(void)
 			generic_handle_irq(irq);
 		}
 		irq_exit();
+		set_irq_regs(old_regs);
 	}
 	/* irq_exit's softirqs may have switched contexts' flags: ours is ti. */
 	current_thread_info()->irqs_enabled = was_enabled;

@@ -130,6 +130,11 @@ static int switch_to_app_task(struct app_thread *app)
 	}
 
 	do {
+		if (is_idle_task(current)) {
+			/* Idle's own thread schedules (cpu.c, wake_idle). */
+			lkl_cpu_put();
+			break;
+		}
 		lkl_sched_away();
 	} while (lkl_cpu_is_mine() && current != app->task);
 
