@@ -249,11 +249,11 @@ static void lkl_irq_storm(struct kunit *test)
 	}
 	while (__atomic_load_n(&t->storm_threads_done, __ATOMIC_ACQUIRE) <
 	       STORM_THREADS)
-		msleep(1);
+		usleep_range(500, 1000);
 	last_returned = lkl_ops->time();
 	deadline = last_returned + DEADLINE_NS;
 	while (!storm_all_observed(t) && lkl_ops->time() < deadline)
-		msleep(1);
+		usleep_range(500, 1000);
 
 	for (i = 0; i < STORM_THREADS; i++) {
 		lkl_ops->thread_join(threads[i]);
@@ -263,7 +263,7 @@ static void lkl_irq_storm(struct kunit *test)
 	}
 	for (i = 0; i < 2; i++)
 		kthread_stop(kthreads[i]);
-	kunit_info(test, "%d triggers ran the handler %d times (coalesced)\n",
+	kunit_info(test, "storm: %d triggers ran the handler %d times (coalesced)\n",
 		   STORM_THREADS * STORM_TRIGGERS, atomic_read(&t->handled));
 	irq_test_teardown(t);
 }
@@ -305,7 +305,7 @@ static void lkl_irq_latency(struct kunit *test)
 
 	thread = start_host_thread(test, host_latency, t);
 	while (!__atomic_load_n(&t->host_triggered, __ATOMIC_ACQUIRE))
-		msleep(10);
+		usleep_range(5000, 10000);
 	lkl_ops->thread_join(thread);
 
 	KUNIT_EXPECT_EQ(test, atomic_read(&t->handled), LATENCY_SAMPLES);

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make demo   build everything and boot the kernel library (banner, KUnit)
+# make test   build and run every test (what .ci/run does)
+# make bench  print the performance figures recorded in BENCHMARKS.md
+
+KERNEL_LIB := build/out/lib/liblkl.a
+SWIFT_BIN  := .build/debug
+PROBE      := $(SWIFT_BIN)/airtap-kernel-probe
+
+.PHONY: all kernel swift test demo bench clean
+
+all: swift
+
+kernel:
+	kernel/build.sh
+
+# SwiftPM does not track liblkl.a: relink whenever it is newer.
+swift: kernel
+	@if [ -e "$(PROBE)" ] && [ "$(KERNEL_LIB)" -nt "$(PROBE)" ]; then \
+		rm -rf .build/*/debug/airtap .build/*/debug/airtap-kernel-probe \
+		       .build/*/debug/airtapPackageTests.xctest; \
+	fi
+	swift build --build-tests
+
+test: swift
+	swift test --skip-build
+
+demo: swift
+	$(SWIFT_BIN)/airtap kernel --kunit
+
+bench: swift
+	kernel/bench.sh $(PROBE)
+
+clean:
+	rm -rf build .build
