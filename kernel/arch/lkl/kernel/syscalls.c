@@ -254,8 +254,11 @@ static void app_thread_exit(void *arg)
 		if (switch_to_app_task(app))
 			goto out;
 	}
-	/* do_exit's last switch jumps back here (the task is dead). */
-	lkl_cpu_set_escape(&escape);
+	/*
+	 * do_exit may sleep on the way (a normal switch-out of this thread);
+	 * only its last switch, with the task dead, jumps back here.
+	 */
+	current->thread.exit_jb = &escape;
 	lkl_ops->jmp_buf_set(&escape, exit_task, NULL);
 out:
 	lkl_ops->sem_free(app->sched_sem);

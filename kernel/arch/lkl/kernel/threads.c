@@ -74,8 +74,8 @@ struct task_struct *__switch_to(struct task_struct *prev,
 	}
 
 	if (READ_ONCE(prev->__state) == TASK_DEAD) {
-		/* A kernel thread's last switch: prev may be freed any time
-		 * after the post, so read what we need first.
+		/* A task's last switch: prev may be freed any time after
+		 * the post, so read what we need first.
 		 */
 		exit_jb = pt->exit_jb;
 		lkl_ops->sem_up(nt->sched_sem);
