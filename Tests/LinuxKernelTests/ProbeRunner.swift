@@ -15,6 +15,14 @@ struct ProbeRun: Sendable {
 
     var exitedSuccessfully: Bool { !timedOut && !killedBySignal && status == 0 }
 
+    /// The kernel logged a WARN or BUG (a broken invariant, even if the run
+    /// went on to finish).
+    var kernelWarned: Bool {
+        let output = standardOutput + standardError
+        return output.contains("WARNING: CPU") || output.contains("BUG:")
+            || output.contains("bad: scheduling")
+    }
+
     /// `RESULT key=value` pairs (see ProbeOutput in the probe); later keys win.
     var results: [String: String] { ProbeOutputParser.results(in: standardOutput) }
 

@@ -39,7 +39,7 @@ static struct {
 	struct lkl_sem *waiters_sem;
 	bool shutdown;
 	/* Where __switch_to sends the owner that runs a parked context. */
-	struct lkl_jmp_buf *escape;
+	struct lkl_escape *escape;
 } cpu;
 
 int lkl_cpu_init(void)
@@ -74,14 +74,9 @@ void lkl_cpu_hand_to(lkl_thread_t thread)
 	WRITE_ONCE(cpu.owner, thread);
 }
 
-void lkl_cpu_set_escape(struct lkl_jmp_buf *escape)
+struct lkl_escape *lkl_cpu_take_escape(void)
 {
-	cpu.escape = escape;
-}
-
-struct lkl_jmp_buf *lkl_cpu_take_escape(void)
-{
-	struct lkl_jmp_buf *escape = cpu.escape;
+	struct lkl_escape *escape = cpu.escape;
 
 	cpu.escape = NULL;
 	return escape;
@@ -100,9 +95,11 @@ int lkl_cpu_get(void)
 	if (cpu.owner == CPU_FREE) {
 		WRITE_ONCE(cpu.owner, self);
 		lkl_ops->mutex_unlock(cpu.lock);
+		lkl_trace(LKL_TRACE_GET_FREE, 0, 0);
 		return 0;
 	}
 	cpu.waiters++;
+	lkl_trace(LKL_TRACE_GET_WAIT, cpu.owner, cpu.waiters);
 	lkl_ops->mutex_unlock(cpu.lock);
 
 	lkl_ops->sem_down(cpu.waiters_sem);
@@ -114,6 +111,7 @@ int lkl_cpu_get(void)
 	}
 	WRITE_ONCE(cpu.owner, self);
 	lkl_ops->mutex_unlock(cpu.lock);
+	lkl_trace(LKL_TRACE_GET_HANDED, 0, 0);
 	return 0;
 }
 
@@ -127,6 +125,8 @@ bool lkl_cpu_try_get(void)
 		got = true;
 	}
 	lkl_ops->mutex_unlock(cpu.lock);
+	if (got)
+		lkl_trace(LKL_TRACE_TRY_GET, 0, 0);
 	return got;
 }
 
@@ -135,11 +135,13 @@ static void cpu_release(void)
 	lkl_ops->mutex_lock(cpu.lock);
 	if (cpu.waiters) {
 		cpu.waiters--;
+		lkl_trace(LKL_TRACE_HANDOFF, cpu.waiters, 0);
 		WRITE_ONCE(cpu.owner, CPU_HANDOFF);
 		lkl_ops->mutex_unlock(cpu.lock);
 		lkl_ops->sem_up(cpu.waiters_sem);
 		return;
 	}
+	lkl_trace(LKL_TRACE_RELEASE, 0, 0);
 	WRITE_ONCE(cpu.owner, CPU_FREE);
 	lkl_ops->mutex_unlock(cpu.lock);
 }
@@ -169,19 +171,29 @@ static void run_schedule(void *unused)
  * an interrupting host thread, or an application thread leaving or
  * entering the kernel), so the switch must not block this thread:
  * __switch_to hands the CPU to the next task and jumps back here.
- * Returns with the CPU still ours only if the next task is ours too
- * (an application thread entering as its own task).
+ * Returns true if the CPU is still ours: nothing else was runnable, or
+ * the next task is ours (an application thread entering as its own
+ * task). On false, our thread must not assume anything about the CPU.
  */
-void lkl_sched_away(void)
+bool lkl_sched_away(void)
 {
-	struct lkl_jmp_buf escape;
+	struct lkl_escape escape = { .taken = false };
 
-	/* A parked application task sleeps until its thread comes back. */
-	set_current_state(TASK_UNINTERRUPTIBLE);
+	lkl_trace(LKL_TRACE_SCHED_AWAY, 0, 0);
+	/* Only lkl_wake_parked() wakes it: the task's thread is away. */
+	set_current_state(TASK_PARKED);
 	cpu.escape = &escape;
-	lkl_ops->jmp_buf_set(&escape, run_schedule, NULL);
-	if (lkl_cpu_is_mine())
-		cpu.escape = NULL;
+	lkl_ops->jmp_buf_set(&escape.jmp, run_schedule, NULL);
+	if (escape.taken)
+		return false;
+	cpu.escape = NULL;
+	return true;
+}
+
+/* An application thread is back for its parked, switched-out task. */
+void lkl_wake_parked(struct task_struct *task)
+{
+	wake_up_state(task, TASK_PARKED);
 }
 
 /* Does the parked current context have to make way for other tasks? */
@@ -201,6 +213,7 @@ static bool parked_must_yield(void)
  */
 static void wake_idle(void)
 {
+	lkl_trace(LKL_TRACE_WAKE_IDLE, 0, 0);
 	lkl_cpu_hand_to(init_task.thread.host_thread);
 	lkl_ops->sem_up(init_task.thread.sched_sem);
 }
@@ -222,8 +235,7 @@ void lkl_cpu_put(void)
 				wake_idle();
 				return;
 			}
-			lkl_sched_away();
-			if (!lkl_cpu_is_mine())
+			if (!lkl_sched_away())
 				return;
 		}
 		cpu_release();
@@ -243,8 +255,10 @@ void arch_cpu_idle(void)
 	current_thread_info()->irqs_enabled = true;
 	lkl_run_pending_irqs();
 	if (!need_resched()) {
+		lkl_trace(LKL_TRACE_IDLE_SLEEP, 0, 0);
 		lkl_cpu_put();
 		lkl_ops->sem_down(idle->thread.sched_sem);
+		lkl_trace(LKL_TRACE_IDLE_WOKEN, 0, 0);
 		if (READ_ONCE(lkl_halting))
 			lkl_thread_die(idle);
 	}

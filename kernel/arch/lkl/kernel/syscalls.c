@@ -119,11 +119,12 @@ void lkl_init_process_run(void)
 static int switch_to_app_task(struct app_thread *app)
 {
 	struct host_task_request req = { .app = app };
+	bool own_cpu;
 
 	if (app->task) {
 		/* Parked while its thread was out in the host. */
 		app->task->thread.in_kernel = true;
-		wake_up_process(app->task);
+		lkl_wake_parked(app->task);
 	} else {
 		list_add_tail(&req.node, &host_task_requests);
 		wake_up_process(init_process);
@@ -133,14 +134,21 @@ static int switch_to_app_task(struct app_thread *app)
 		if (is_idle_task(current)) {
 			/* Idle's own thread schedules (cpu.c, wake_idle). */
 			lkl_cpu_put();
+			own_cpu = false;
 			break;
 		}
-		lkl_sched_away();
-	} while (lkl_cpu_is_mine() && current != app->task);
+		own_cpu = lkl_sched_away();
+	} while (own_cpu && current != app->task);
 
-	if (!lkl_cpu_is_mine()) {
-		/* Others run first; wait for our task to be switched in. */
+	if (!own_cpu) {
+		/*
+		 * Others run first; wait for our task to be switched in.
+		 * Always wait, even if the CPU already looks ours: that
+		 * hand-off came with a post on this semaphore.
+		 */
+		lkl_trace(LKL_TRACE_APP_WAIT, 0, 0);
 		lkl_ops->sem_down(app->sched_sem);
+		lkl_trace(LKL_TRACE_APP_WOKEN, current->pid, 0);
 		if (READ_ONCE(lkl_halting))
 			return -ESHUTDOWN;	/* kernel memory is going away */
 		if (req.error)
@@ -215,6 +223,7 @@ long lkl_syscall(long nr, long *params)
 	err = lkl_cpu_get();
 	if (err)
 		return err;
+	lkl_trace(LKL_TRACE_SYSCALL, nr, app->task ? app->task->pid : 0);
 	if (current != app->task) {
 		lkl_run_pending_irqs();
 		err = switch_to_app_task(app);

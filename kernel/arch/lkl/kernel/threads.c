@@ -53,11 +53,15 @@ struct task_struct *__switch_to(struct task_struct *prev,
 				struct task_struct *next)
 {
 	struct thread_struct *pt = &prev->thread, *nt = &next->thread;
-	struct lkl_jmp_buf *escape = lkl_cpu_take_escape();
+	struct lkl_escape *escape = lkl_cpu_take_escape();
 	lkl_thread_t self = lkl_ops->thread_self();
 	struct lkl_jmp_buf *exit_jb;
 	struct lkl_sem *own_sem;
 
+	lkl_trace(LKL_TRACE_SWITCH, prev->pid, next->pid |
+		  (escape ? LKL_TRACE_SWITCH_ESCAPE : 0) |
+		  (READ_ONCE(prev->__state) == TASK_DEAD ?
+		   LKL_TRACE_SWITCH_DEAD : 0));
 	nt->switched_from = prev;
 	lkl_current_ti = task_thread_info(next);
 
@@ -69,8 +73,9 @@ struct task_struct *__switch_to(struct task_struct *prev,
 
 	if (escape) {
 		/* We ran prev on its behalf; back to our host code. */
+		escape->taken = true;
 		lkl_ops->sem_up(nt->sched_sem);
-		lkl_ops->jmp_buf_longjmp(escape, 1);
+		lkl_ops->jmp_buf_longjmp(&escape->jmp, 1);
 	}
 
 	if (READ_ONCE(prev->__state) == TASK_DEAD) {
@@ -87,6 +92,7 @@ struct task_struct *__switch_to(struct task_struct *prev,
 	exit_jb = pt->exit_jb;
 	lkl_ops->sem_up(nt->sched_sem);
 	lkl_ops->sem_down(own_sem);
+	lkl_trace(LKL_TRACE_SWITCH_RESUMED, 0, 0);
 
 	/* Halt: kernel memory (prev included) may be gone; touch nothing. */
 	if (READ_ONCE(lkl_halting))
