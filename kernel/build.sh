@@ -85,7 +85,7 @@ compile() {
 
 package() {
 	mkdir -p "$OUT/lib" "$OUT/include/lkl" "$OUT/obj"
-	local api="lkl_init lkl_start_kernel lkl_is_running lkl_syscall lkl_sys_halt lkl_trigger_irq lkl_get_free_irq lkl_put_irq"
+	local api="lkl_init lkl_start_kernel lkl_is_running lkl_syscall lkl_sys_halt lkl_trigger_irq lkl_get_free_irq lkl_put_irq lkl_usb_attach lkl_usb_detach lkl_usb_complete lkl_usb_get_stats"
 	local keep=$OUT/obj/keep-symbols
 	printf '%s\n' $api > "$keep"
 	# Only the host API stays global: kernel names cannot clash with
@@ -93,6 +93,7 @@ package() {
 	objcopy --keep-global-symbols="$keep" -R .comment "$OBJ/vmlinux" "$OUT/obj/lkl-kernel.o"
 
 	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/host_ops.h" "$OUT/include/lkl/host_ops.h"
+	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/virtual_usb.h" "$OUT/include/lkl/virtual_usb.h"
 	gcc -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter -I"$OUT/include/lkl" \
 		-c "$ROOT/kernel/host/posix-host.c" -o "$OUT/obj/posix-host.o"
 	rm -f "$OUT/lib/liblkl.a"
@@ -105,6 +106,7 @@ package() {
 #ifndef LKL_LKL_H
 #define LKL_LKL_H
 #include "host_ops.h"
+#include "virtual_usb.h"
 #include "syscalls.h"
 #endif
 H

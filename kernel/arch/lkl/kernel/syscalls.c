@@ -182,23 +182,18 @@ static struct app_thread *app_thread_get(void)
 	return app;
 }
 
-struct syscall_call {
-	long nr;
-	long *params;
+/* Kernel code to run for an application thread, in its own task. */
+struct task_call {
+	long (*fn)(void *arg);
+	void *arg;
 	long ret;
 };
 
-static void run_syscall(void *arg)
+static void run_task_call(void *arg)
 {
-	struct syscall_call *call = arg;
-	long *p = call->params;
+	struct task_call *call = arg;
 
-	if ((unsigned long)call->nr >= __NR_syscalls) {
-		call->ret = -ENOSYS;
-		return;
-	}
-	call->ret = sys_call_table[call->nr](p[0], p[1], p[2], p[3], p[4],
-					      p[5]);
+	call->ret = call->fn(call->arg);
 	/* What a real kernel does on the way back to user mode: the last
 	 * fput of close(), for one, waits for this.
 	 */
@@ -206,10 +201,15 @@ static void run_syscall(void *arg)
 		task_work_run();
 }
 
-long lkl_syscall(long nr, long *params)
+/*
+ * Run @fn in the calling host thread's task, holding the CPU: the path
+ * of every syscall, and of host API calls that need kernel context
+ * (attaching a USB device, for one). Returns @fn's result, or
+ * -ESHUTDOWN/-ENOMEM when the thread cannot enter the kernel.
+ */
+long lkl_call_in_task(long (*fn)(void *arg), void *arg)
 {
-	struct syscall_call call = { .nr = nr, .params = params,
-				     .ret = -ESHUTDOWN };
+	struct task_call call = { .fn = fn, .arg = arg, .ret = -ESHUTDOWN };
 	struct lkl_jmp_buf killed;
 	struct app_thread *app;
 	int err;
@@ -223,7 +223,7 @@ long lkl_syscall(long nr, long *params)
 	err = lkl_cpu_get();
 	if (err)
 		return err;
-	lkl_trace(LKL_TRACE_SYSCALL, nr, app->task ? app->task->pid : 0);
+	lkl_trace(LKL_TRACE_SYSCALL, 0, app->task ? app->task->pid : 0);
 	if (current != app->task) {
 		lkl_run_pending_irqs();
 		err = switch_to_app_task(app);
@@ -234,13 +234,35 @@ long lkl_syscall(long nr, long *params)
 
 	/* Halt wakes a task blocked in here and it jumps to @killed. */
 	current->thread.exit_jb = &killed;
-	lkl_ops->jmp_buf_set(&killed, run_syscall, &call);
+	lkl_ops->jmp_buf_set(&killed, run_task_call, &call);
 	if (READ_ONCE(lkl_halting))
 		return -ESHUTDOWN;	/* the CPU is the halting thread's */
 
 	current->thread.in_kernel = false;
 	lkl_cpu_put();
 	return call.ret;
+}
+
+struct syscall_args {
+	long nr;
+	long *params;
+};
+
+static long run_syscall(void *arg)
+{
+	struct syscall_args *args = arg;
+	long *p = args->params;
+
+	if ((unsigned long)args->nr >= __NR_syscalls)
+		return -ENOSYS;
+	return sys_call_table[args->nr](p[0], p[1], p[2], p[3], p[4], p[5]);
+}
+
+long lkl_syscall(long nr, long *params)
+{
+	struct syscall_args args = { .nr = nr, .params = params };
+
+	return lkl_call_in_task(run_syscall, &args);
 }
 
 static void exit_task(void *unused)

@@ -51,6 +51,7 @@ int lkl_host_task_stub(void *request);
 int lkl_host_task_setup(struct task_struct *task, void *request);
 
 /* Syscalls from host threads. */
+long lkl_call_in_task(long (*fn)(void *arg), void *arg);
 int lkl_syscalls_init(void);
 void lkl_syscalls_halt(void);
 
