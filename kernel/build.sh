@@ -90,7 +90,12 @@ package() {
 	printf '%s\n' $api > "$keep"
 	# Only the host API stays global: kernel names cannot clash with
 	# libc, the Swift runtime or the application.
-	objcopy --keep-global-symbols="$keep" -R .comment "$OBJ/vmlinux" "$OUT/obj/lkl-kernel.o"
+	# The kernel's linker script drops .note.GNU-stack; without it host
+	# linkers assume the library needs an executable stack.
+	objcopy --keep-global-symbols="$keep" -R .comment \
+		--add-section .note.GNU-stack=/dev/null \
+		--set-section-flags .note.GNU-stack=readonly \
+		"$OBJ/vmlinux" "$OUT/obj/lkl-kernel.o"
 
 	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/host_ops.h" "$OUT/include/lkl/host_ops.h"
 	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/virtual_usb.h" "$OUT/include/lkl/virtual_usb.h"
