@@ -14,7 +14,7 @@ OUT=$BUILD/out
 TARBALL=/usr/src/linux-source-6.12.tar.xz
 FRAGMENT=$ROOT/kernel/config/airtap.config
 JOBS=${JOBS:-$(nproc)}
-PACKAGES="linux-source-6.12 build-essential flex bison bc libelf-dev ccache"
+PACKAGES="linux-source-6.12 build-essential flex bison bc libelf-dev ccache wireless-regdb"
 
 say() { printf 'kernel: %s\n' "$*" >&2; }
 
@@ -24,6 +24,8 @@ need_packages() {
 	for tool in gcc make flex bison bc; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
+	# cfg80211's regulatory database is built into the library.
+	[ -f /lib/firmware/regulatory.db ] || missing+=(wireless-regdb)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" -eq 0 ]; then
 		say "installing build dependencies: $PACKAGES"
@@ -91,10 +93,12 @@ package() {
 	# Only the host API stays global: kernel names cannot clash with
 	# libc, the Swift runtime or the application.
 	# The kernel's linker script drops .note.GNU-stack; without it host
-	# linkers assume the library needs an executable stack.
+	# linkers assume the library needs an executable stack. Built-in
+	# firmware's table holds pointers, relocated at load: writable.
 	objcopy --keep-global-symbols="$keep" -R .comment \
 		--add-section .note.GNU-stack=/dev/null \
 		--set-section-flags .note.GNU-stack=readonly \
+		--set-section-flags .builtin_fw=alloc,load,contents,data \
 		"$OBJ/vmlinux" "$OUT/obj/lkl-kernel.o"
 
 	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/host_ops.h" "$OUT/include/lkl/host_ops.h"
