@@ -22,6 +22,8 @@ let package = Package(
         .executable(name: "airtap", targets: ["airtap"]),
         .executable(name: "airtap-kernel-probe", targets: ["KernelProbe"]),
         .library(name: "LinuxKernel", targets: ["LinuxKernel"]),
+        .library(name: "USBHost", targets: ["USBHost"]),
+        .library(name: "USBDevices", targets: ["USBDevices"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -50,12 +52,38 @@ let package = Package(
             ]
         ),
 
+        // The host side of the virtual USB host controller: the bridge
+        // (VirtualHostController), the USBDevice protocol, usbmon traces.
+        .target(
+            name: "USBHost",
+            dependencies: [
+                "CLinuxKernel",
+                "LinuxKernel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/USBHost"
+        ),
+
+        // Software USB device models (gadget zero).
+        .target(
+            name: "USBDevices",
+            dependencies: [
+                "USBHost",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/USBDevices"
+        ),
+
         .executableTarget(
             name: "KernelProbe",
             dependencies: [
                 "LinuxKernel",
                 "CLinuxKernel",
                 "CHostSyscall",
+                "USBHost",
+                "USBDevices",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -81,6 +109,17 @@ let package = Package(
                 "KernelProbe",
             ],
             path: "Tests/LinuxKernelTests"
+        ),
+
+        .testTarget(
+            name: "USBHostTests",
+            dependencies: [
+                "USBHost",
+                "USBDevices",
+                // Not imported: makes `swift test` build the probe the scenario tests launch.
+                "KernelProbe",
+            ],
+            path: "Tests/USBHostTests"
         ),
     ],
     swiftLanguageModes: [.v6]

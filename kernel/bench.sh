@@ -35,3 +35,19 @@ awk -v b="$boot_median_ns" -v runs="$RUNS" -v l="$lkl_ns" -v h="$host_ns" \
 	printf "  IRQ host thread -> handler, p50 / p99 : %.2f / %.2f us (targets 5 / 50 us)\n", p50 / 1e3, p99 / 1e3
 	printf "  peak RSS (booted, 1M syscalls)        : %.1f MiB  (target <= 64 MiB)\n", rss / 1024
 }'
+
+# Virtual USB host controller, through the whole path (driver -> HCD ->
+# gadget-zero model -> completion IRQ -> giveback).
+usb=$("$PROBE" bench-usb 2>/dev/null)
+get() { echo "$usb" | value "$1"; }
+printf 'virtual USB host controller (gadget-zero model)\n'
+printf '  control transfers/s (usbfs GET_STATUS)  : %s /s   (target >= 100000), call p50 %s us\n' \
+	"$(get control_per_second)" "$(get control_call_p50_us)"
+printf '  bulk IN, usbfs 64 KiB, model thread      : %s MB/s (target >= 1000)\n' "$(get bulk_in_usbfs_mb_per_s)"
+printf '  bulk IN, usbfs 64 KiB, data ready inline : %s MB/s\n' "$(get bulk_in_usbfs_inline_mb_per_s)"
+printf '  bulk IN, usbtest test 2 / 28 (queued)    : %s / %s MB/s (test 2 checks every byte)\n' \
+	"$(get bulk_in_mb_per_s)" "$(get bulk_in_queued_mb_per_s)"
+printf '  URB submit->complete, model thread p50/p99 : %s / %s us (target p99 <= 50 us)\n' \
+	"$(get urb_latency_p50_us)" "$(get urb_latency_p99_us)"
+printf '  URB round trip inline, p99 submit->complete: %s us, %s us\n' \
+	"$(get urb_inline_round_trip_us)" "$(get urb_inline_latency_p99_us)"

@@ -20,6 +20,19 @@ enum Scenario: String, CaseIterable {
     case benchBoot = "bench-boot"
     /// lkl_syscall(getpid) against the host's getpid syscall; extra argument: iterations.
     case benchSyscall = "bench-syscall"
+    /// Gadget zero on the virtual host controller, driven by usbtest through
+    /// usbfs like testusb; extra argument: comma-separated test numbers.
+    case usbtest
+    /// Gadget zero with a usbmon pcap trace; extra argument: the pcap path.
+    case usbTrace = "usb-trace"
+    /// Malformed descriptors: enumeration errors in the kernel log, no hang.
+    case usbBadDescriptors = "usb-bad-descriptors"
+    /// Bad completions (oversize, unknown, twice, cancelled, after detach).
+    case usbBadHost = "usb-bad-host"
+    /// Detach with URBs in flight; extra argument: how many (default 100).
+    case usbDetachInFlight = "usb-detach-inflight"
+    /// Control transfers/s, bulk IN MB/s, URB latency through gadget zero.
+    case benchUSB = "bench-usb"
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -32,6 +45,12 @@ enum Scenario: String, CaseIterable {
         case .panic: try runPanic(extraCommandLine: extra)
         case .benchBoot: try runBenchBoot()
         case .benchSyscall: try runBenchSyscall(iterations: extraArguments.first.flatMap { Int($0) } ?? 1_000_000)
+        case .usbtest: try runUSBTest(selection: extra)
+        case .usbTrace: try runUSBTrace(path: extra)
+        case .usbBadDescriptors: try runUSBBadDescriptors()
+        case .usbBadHost: try runUSBBadHost()
+        case .benchUSB: try runBenchUSB()
+        case .usbDetachInFlight: try runUSBDetachInFlight(count: extraArguments.first.flatMap { Int($0) } ?? 100)
         }
     }
 }

@@ -116,6 +116,15 @@ extension Kernel {
         }
     }
 
+    /// `ioctl(fd, request, argument)`; `argument` is a host address (or a
+    /// plain integer for requests that take one). Returns the result.
+    @discardableResult
+    public func ioctl(_ fd: Int, _ request: UInt32, _ argument: UnsafeMutableRawPointer?) throws -> Int {
+        try checked(
+            "ioctl(fd \(fd), 0x\(String(request, radix: 16)))",
+            syscall(LinuxSyscall.ioctl, fd, Int(request), Int(bitPattern: argument)))
+    }
+
     /// One `getdents64` call on an open directory; empty at the end.
     public func getdents64(_ fd: Int, bufferSize: Int = 4096) throws -> [DirectoryEntry] {
         guard bufferSize > 0 else { throw KernelError.invalidArgument("bufferSize must be positive") }

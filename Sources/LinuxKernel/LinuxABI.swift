@@ -16,6 +16,7 @@ public enum LinuxSyscall {
     public static let pipe2 = Int(LKL__NR_pipe2)
     public static let getdents64 = Int(LKL__NR_getdents64)
     public static let mount = Int(LKL__NR_mount)
+    public static let ioctl = Int(LKL__NR_ioctl)
 }
 
 /// uapi constants of the kernel library. They are the asm-generic values,

@@ -1,0 +1,1 @@
+../LinuxKernelTests/ProbeRunner.swift

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import Foundation
+import Testing
+
+/// The virtual USB host controller end to end: each test boots the kernel
+/// in a probe process (the library boots once per process) and plugs
+/// software devices into it. They need liblkl.a with the virtual HCD.
+@Suite("Virtual USB host controller (probe processes)", .timeLimit(.minutes(10)))
+struct USBScenarioTests {
+    /// Every usbtest case the issue requires, and what it must report.
+    static let requiredPasses: [Int] = [9, 10, 14, 21, 1, 2, 3, 4, 5, 6, 7, 8, 17, 18, 19, 20, 11, 12, 24, 13, 25, 26]
+    static let unsupported: [Int] = [15, 16, 22, 23]
+
+    @Test("usbtest: every control, bulk, unlink, halt and interrupt case passes against gadget zero")
+    func usbtest() async throws {
+        let run = try await ProbeRunner.run(["usbtest"], timeoutSeconds: 300)
+        // The table goes to the test log whatever happens.
+        print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") }
+            .map { $0.dropFirst("TABLE| ".count) }.joined(separator: "\n"))
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        #expect(!run.kernelWarned, "\(run.diagnosis)")
+        let outcomes = Self.usbtestResults(run.standardOutput)
+        for test in Self.requiredPasses {
+            #expect(outcomes[test] == "pass", "usbtest test \(test): \(outcomes[test] ?? "not run")\n\(run.diagnosis)")
+        }
+        for test in Self.unsupported {
+            #expect(outcomes[test] == "unsupported", "usbtest iso test \(test): \(outcomes[test] ?? "not run")")
+        }
+        #expect(run.integer("usbtest_failures") == 0)
+        #expect(run.integer("sink_pattern_errors") == 0)
+        #expect(run.integer("set_address_handled") == 1, "the bridge answers SET_ADDRESS itself, once per enumeration")
+        #expect(run.integer("after_tests_kernel_in_flight") == 0)
+        #expect(run.integer("after_detach_kernel_in_flight") == 0)
+        #expect(run.integer("after_detach_bridge_pending") == 0)
+    }
+
+    @Test("usb-trace: the usbmon pcap decodes with tshark, with enumeration requests in it",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")))
+    func usbmonTrace() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("airtap-usb-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try await ProbeRunner.run(["usb-trace", path])
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        let events = try #require(run.integer("trace_events"))
+        #expect(events > 20)
+
+        let summary = try runTshark(["-r", path])
+        let lines = summary.split(separator: "\n")
+        #expect(lines.count == events, "tshark decoded \(lines.count) of \(events) events")
+        #expect(summary.contains("GET DESCRIPTOR Request DEVICE"), "\(summary)")
+        #expect(summary.contains("GET DESCRIPTOR Response DEVICE"), "\(summary)")
+        #expect(summary.contains("GET DESCRIPTOR Request CONFIGURATION"), "\(summary)")
+        #expect(summary.contains("SET CONFIGURATION Request"), "\(summary)")
+        #expect(summary.contains("URB_BULK in") && summary.contains("URB_BULK out"), "\(summary)")
+        let malformed = try runTshark(["-r", path, "-Y", "_ws.malformed"])
+        #expect(malformed.isEmpty, "malformed packets:\n\(malformed)")
+
+        // The device's own descriptor, as the kernel read it at address 0 then 2.
+        let fields = try runTshark(["-r", path, "-Y", "usb.idVendor", "-T", "fields", "-e", "usb.idVendor", "-e", "usb.idProduct"])
+        #expect(fields.contains("0x0525\t0xa4a0"), "\(fields)")
+        // SET_ADDRESS is in the trace although the device model never sees it.
+        let setAddress = try runTshark(["-r", path, "-Y", "usb.setup.bRequest == 5"])
+        #expect(!setAddress.isEmpty)
+        // Every submission has its completion (detach completes leftovers).
+        let submissions = try runTshark(["-r", path, "-Y", "usb.urb_type == 'S'"]).split(separator: "\n").count
+        let completions = try runTshark(["-r", path, "-Y", "usb.urb_type == 'C'"]).split(separator: "\n").count
+        #expect(submissions == completions)
+    }
+
+    @Test("malformed descriptors end in kernel enumeration errors, nothing left in flight")
+    func badDescriptors() async throws {
+        let run = try await ProbeRunner.run("usb-bad-descriptors")
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.results["total_length_lies_log"]?.contains("descriptor too short") == true, "\(run.diagnosis)")
+        #expect(run.results["zero_blength_interface_log"]?.contains("invalid descriptor of length 0") == true, "\(run.diagnosis)")
+        #expect(run.results["bad_ep0_maxpacket_log"] != nil, "\(run.diagnosis)")
+        for name in ["total_length_lies", "zero_blength_interface", "bad_ep0_maxpacket"] {
+            #expect(run.integer("\(name)_kernel_in_flight") == 0)
+            #expect(run.integer("\(name)_bridge_pending") == 0)
+        }
+    }
+
+    @Test("bad completions are thrown back (bridge) or refused (kernel), never crash")
+    func badHost() async throws {
+        let run = try await ProbeRunner.run("usb-bad-host")
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.results["oversize_error"]?.contains("exceeds its 64-byte buffer") == true)
+        #expect(run.integer("oversize_urb_status") == -75, "EOVERFLOW")
+        #expect(run.results["unknown_error"]?.contains("no such URB is pending") == true)
+        #expect(run.integer("unknown_raw_result") == -2, "lkl_usb_complete: ENOENT")
+        #expect(run.results["completed_twice_error"]?.contains("already completed") == true)
+        #expect(run.integer("completed_twice_raw_result") == -2)
+        #expect(run.integer("cancelled_urb_status") == -2, "usbfs discard kills: ENOENT")
+        #expect(run.results["after_cancel_error"]?.contains("already completed") == true)
+        #expect(run.results["bad_status_error"]?.contains("not a valid completion status") == true)
+        #expect(run.integer("bad_status_urb_status") == -71, "EPROTO")
+        #expect(run.results["after_detach_error"]?.contains("already completed") == true)
+        #expect(run.integer("after_detach_raw_result") == -2)
+        #expect(run.integer("after_detach_urb_status") == -108, "ESHUTDOWN")
+        #expect(run.results["detach_twice_error"]?.contains("no device is attached") == true)
+        #expect(run.integer("final_kernel_in_flight") == 0)
+        #expect(run.integer("final_bridge_pending") == 0)
+        #expect(run.integer("kernel_bad_completions") == 3)
+    }
+
+    @Test("detach with 100 URBs in flight: all end with -ESHUTDOWN, nothing left")
+    func detachInFlight() async throws {
+        let run = try await ProbeRunner.run("usb-detach-inflight", "100")
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.integer("in_flight_before_detach") == 100)
+        #expect(run.integer("reaped") == 100)
+        #expect(run.results["statuses"] == "-108:100")
+        #expect(run.integer("forced_at_detach") == 0, "the bridge completes its own URBs before lkl_usb_detach")
+        #expect(run.integer("after_detach_kernel_in_flight") == 0)
+        #expect(run.integer("after_detach_bridge_pending") == 0)
+    }
+
+    @Test("bench-usb reports control rate, bulk throughput and URB latency")
+    func benchUSBSmoke() async throws {
+        let run = try await ProbeRunner.run("bench-usb")
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        for key in ["control_per_second", "bulk_in_mb_per_s", "bulk_in_queued_mb_per_s", "urb_samples"] {
+            #expect((run.integer(key) ?? 0) > 0, "\(key)\n\(run.diagnosis)")
+        }
+        for key in ["control_call_p50_us", "urb_latency_p50_us", "urb_latency_p99_us"] {
+            #expect((run.results[key].flatMap(Double.init) ?? 0) > 0, "\(key)")
+        }
+    }
+
+    /// `USBTEST test=N ... result=R` lines as test -> result.
+    static func usbtestResults(_ output: String) -> [Int: String] {
+        var results: [Int: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("USBTEST ") {
+            let fields = Dictionary(
+                line.split(separator: " ").dropFirst().compactMap { token -> (String, String)? in
+                    guard let equals = token.firstIndex(of: "=") else { return nil }
+                    return (String(token[..<equals]), String(token[token.index(after: equals)...]))
+                }, uniquingKeysWith: { _, last in last })
+            if let test = fields["test"].flatMap(Int.init), let result = fields["result"] { results[test] = result }
+        }
+        return results
+    }
+}
