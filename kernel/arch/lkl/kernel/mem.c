@@ -41,10 +41,10 @@ void __init lkl_bootmem_init(void)
 
 	lkl_memory_start = ALIGN((unsigned long)host_block, align);
 	lkl_memory_end = lkl_memory_start + mem_size;
-	memblock_add(lkl_memory_start, mem_size);
+	memblock_add(__pa(lkl_memory_start), mem_size);
 
-	min_low_pfn = PFN_UP(lkl_memory_start);
-	max_low_pfn = PFN_DOWN(lkl_memory_end);
+	min_low_pfn = PFN_UP(__pa(lkl_memory_start));
+	max_low_pfn = PFN_DOWN(__pa(lkl_memory_end));
 	max_pfn = max_low_pfn;
 	high_memory = (void *)lkl_memory_end;
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * NOMMU pages: kernel virtual addresses are host addresses and "physical"
- * addresses equal them. RAM is one host block, so FLATMEM's pfn range
- * starts at that block (ARCH_PFN_OFFSET).
+ * NOMMU pages: kernel virtual addresses are host addresses. RAM is one
+ * host block, given the "physical" addresses LKL_PHYS_BASE onwards. Not
+ * virt == phys: host blocks sit near 2^47, and the memory-map set-up
+ * walks every pageblock from pfn 0 to the first RAM pfn (~70 ms there,
+ * nothing at 1 GiB).
  */
 #ifndef _ASM_LKL_PAGE_H
 #define _ASM_LKL_PAGE_H
@@ -42,11 +44,14 @@ typedef struct page *pgtable_t;
 #define __pgd(x)	((pgd_t) { (x) })
 #define __pgprot(x)	((pgprot_t) { (x) })
 
-#define PAGE_OFFSET		(0UL)
-#define ARCH_PFN_OFFSET		(lkl_memory_start >> PAGE_SHIFT)
+/* Physical address of the first byte of RAM; aligned for the buddy allocator. */
+#define LKL_PHYS_BASE		(_AC(1, UL) << 30)
 
-#define __pa(x)			((unsigned long)(x))
-#define __va(x)			((void *)(unsigned long)(x))
+#define PAGE_OFFSET		(lkl_memory_start)
+#define ARCH_PFN_OFFSET		(LKL_PHYS_BASE >> PAGE_SHIFT)
+
+#define __pa(x)	((unsigned long)(x) - lkl_memory_start + LKL_PHYS_BASE)
+#define __va(x)	((void *)((unsigned long)(x) - LKL_PHYS_BASE + lkl_memory_start))
 
 static inline unsigned long virt_to_pfn(const void *kaddr)
 {
@@ -63,7 +68,8 @@ static inline unsigned long virt_to_pfn(const void *kaddr)
 
 #define pfn_valid(pfn)		\
 	((pfn) >= ARCH_PFN_OFFSET && \
-	 (pfn) < (lkl_memory_end >> PAGE_SHIFT))
+	 (pfn) < ARCH_PFN_OFFSET + \
+		 ((lkl_memory_end - lkl_memory_start) >> PAGE_SHIFT))
 
 #include <asm-generic/memory_model.h>
 #include <asm-generic/getorder.h>
