@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# make demo   build everything and boot the kernel library (banner, KUnit)
+# make demo   build everything and capture a few seconds on simulated radios
 # make test   build and run every test (what .ci/run does)
 # make bench  print the performance figures recorded in BENCHMARKS.md
 
@@ -26,11 +26,13 @@ swift: kernel
 test: swift
 	swift test --skip-build
 
+# A few seconds of capture on simulated radios: demo.pcapng and a summary.
 demo: swift
-	$(SWIFT_BIN)/airtap kernel --kunit
+	$(SWIFT_BIN)/airtap demo -w demo.pcapng
 
 bench: swift
 	kernel/bench.sh $(PROBE)
+	$(SWIFT_BIN)/airtap bench
 
 clean:
 	rm -rf build .build

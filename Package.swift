@@ -90,12 +90,56 @@ let package = Package(
             path: "Sources/KernelProbe"
         ),
 
+        // Sockets inside the kernel library (socket, bind, options, send, receive).
+        .target(
+            name: "KernelSockets",
+            dependencies: [
+                "CLinuxKernel",
+                "LinuxKernel",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/KernelSockets"
+        ),
+
+        // Netlink: attributes, generic netlink family resolution, rtnetlink links.
+        .target(
+            name: "Netlink",
+            dependencies: ["KernelSockets", "LinuxKernel", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/Netlink"
+        ),
+
+        // nl80211: wiphys, interfaces, monitor mode, channels, regulatory domain.
+        .target(
+            name: "Wireless",
+            dependencies: ["Netlink", "LinuxKernel"],
+            path: "Sources/Wireless"
+        ),
+
+        // AF_PACKET capture and injection, pcapng/pcap, radiotap, 802.11 frames.
+        .target(
+            name: "Capture",
+            dependencies: ["KernelSockets", "LinuxKernel", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/Capture"
+        ),
+
+        // Radios airtap can open (sim = mac80211_hwsim) and the capture loop.
+        .target(
+            name: "RadioDevices",
+            dependencies: ["Capture", "Wireless", "LinuxKernel"],
+            path: "Sources/RadioDevices"
+        ),
+
         .executableTarget(
             name: "airtap",
             dependencies: [
                 "LinuxKernel",
+                "Netlink",
+                "Wireless",
+                "Capture",
+                "RadioDevices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/airtap"
         ),
@@ -120,6 +164,19 @@ let package = Package(
                 "KernelProbe",
             ],
             path: "Tests/USBHostTests"
+        ),
+
+        .testTarget(
+            name: "WirelessTests",
+            dependencies: [
+                "Netlink",
+                "Wireless",
+                "Capture",
+                // Not imported: makes `swift test` build the airtap binary the
+                // end-to-end tests launch.
+                "airtap",
+            ],
+            path: "Tests/WirelessTests"
         ),
     ],
     swiftLanguageModes: [.v6]

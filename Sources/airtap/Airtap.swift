@@ -7,7 +7,10 @@ import ArgumentParser
 struct Airtap: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airtap",
-        abstract: "Linux kernel networking, running as a library inside this process.",
-        subcommands: [KernelCommand.self]
+        abstract: "802.11 monitor-mode capture and injection with the Linux kernel running inside this process.",
+        subcommands: [
+            CaptureCommand.self, InjectCommand.self, InfoCommand.self, DemoCommand.self, BenchCommand.self,
+            KernelCommand.self,
+        ]
     )
 }

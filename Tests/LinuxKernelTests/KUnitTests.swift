@@ -21,6 +21,11 @@ struct KUnitTests {
         let suites = run.suites
         try #require(!suites.isEmpty, "no SUITE lines\n\(run.diagnosis)")
         let okByName = Dictionary(suites.map { ($0.name, $0.ok) }, uniquingKeysWith: { $0 && $1 })
+        // The suites' KTAP verdicts in the test log (what `make test` shows).
+        for (index, suite) in suites.enumerated() {
+            print("KUnit: \(suite.ok ? "ok" : "not ok") \(index + 1) \(suite.name)")
+        }
+        print("KUnit: \(suites.count) suites, \(run.integer("kunit_failed") ?? -1) failures")
 
         #expect(okByName["lkl_irq"] == true, "lkl_irq: \(okByName["lkl_irq"].map { $0 ? "ok" : "not ok" } ?? "missing")")
         for name in RequiredKUnitSuites.names {

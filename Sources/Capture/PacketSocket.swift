@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import KernelSockets
+import LinuxKernel
+import SystemPackage
+
+/// AF_PACKET constants (include/uapi/linux/if_packet.h, if_ether.h).
+public enum PacketSocketABI {
+    public static let levelPacket: Int32 = 263
+    public static let optionStatistics: Int32 = 6
+    public static let optionQdiscBypass: Int32 = 20
+    public static let optionIgnoreOutgoing: Int32 = 23
+    /// ETH_P_ALL in network byte order, as socket() and sockaddr_ll want it.
+    public static let allProtocolsNetworkOrder: UInt16 = 0x0300
+
+    /// `struct sockaddr_ll` bound to `interfaceIndex` for `protocolNetworkOrder`.
+    static func linkLayerAddress(interfaceIndex: Int, protocolNetworkOrder: UInt16) -> [UInt8] {
+        var address: [UInt8] = []
+        address.appendLittleEndian(UInt16(SocketABI.addressFamilyPacket))
+        address.appendLittleEndian(protocolNetworkOrder)  // stored as the raw 16-bit value
+        address.appendLittleEndian(Int32(interfaceIndex))
+        address += [UInt8](repeating: 0, count: 12)  // hatype, pkttype, halen, addr[8]
+        return address
+    }
+}
+
+/// Kernel counters of a packet socket since it was opened.
+public struct PacketSocketStatistics: Sendable, Equatable {
+    /// Frames that reached the socket (delivered + dropped).
+    public var received: UInt64 = 0
+    /// Frames dropped because the receive buffer was full.
+    public var dropped: UInt64 = 0
+
+    public init(received: UInt64 = 0, dropped: UInt64 = 0) {
+        self.received = received
+        self.dropped = dropped
+    }
+}
+
+/// Receives every frame of one interface (monitor: radiotap + 802.11) in
+/// batches with recvmmsg. One thread at a time.
+public final class PacketCapture {
+    public let socket: KernelSocket
+    public let interfaceIndex: Int
+    public let slotSize: Int
+    public let batchSize: Int
+    private let storage: UnsafeMutableRawPointer
+    /// `struct mmsghdr[batchSize]`, laid out by hand (glibc hides the type
+    /// behind _GNU_SOURCE): msghdr { name, namelen, iov, iovlen, control,
+    /// controllen, flags } in 56 bytes, then `unsigned msg_len`, padded to 64.
+    private let headers: UnsafeMutableRawPointer
+    private let vectors: UnsafeMutablePointer<iovec>
+    static let messageHeaderStride = 64
+    static let iovOffset = 16
+    static let iovLengthOffset = 24
+    static let messageLengthOffset = 56
+    private var totals = PacketSocketStatistics()
+
+    /// - Parameters:
+    ///   - receiveBufferBytes: socket buffer; large enough to ride out a
+    ///     slow consumer (writing to a pipe) without drops.
+    ///   - pollSeconds: how long one `receiveBatch` waits for the first frame.
+    public init(
+        kernel: Kernel, interfaceIndex: Int, receiveBufferBytes: Int = 16 << 20, batchSize: Int = 64,
+        slotSize: Int = 8192, pollSeconds: Double = 0.05
+    ) throws {
+        socket = try KernelSocket(
+            kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw,
+            protocol: Int32(PacketSocketABI.allProtocolsNetworkOrder))
+        self.interfaceIndex = interfaceIndex
+        self.slotSize = slotSize
+        self.batchSize = batchSize
+        storage = UnsafeMutableRawPointer.allocate(byteCount: slotSize * batchSize, alignment: 64)
+        headers = UnsafeMutableRawPointer.allocate(byteCount: Self.messageHeaderStride * batchSize, alignment: 64)
+        vectors = UnsafeMutablePointer<iovec>.allocate(capacity: batchSize)
+        for index in 0..<batchSize {
+            vectors[index] = iovec(iov_base: storage + index * slotSize, iov_len: slotSize)
+        }
+        try socket.setReceiveBuffer(bytes: receiveBufferBytes)
+        try socket.setReceiveTimeout(seconds: pollSeconds)
+        // Frames this host injects on the same interface are not captures.
+        try? socket.setOption(level: PacketSocketABI.levelPacket, name: PacketSocketABI.optionIgnoreOutgoing, value: 1)
+        try socket.bind(
+            address: PacketSocketABI.linkLayerAddress(
+                interfaceIndex: interfaceIndex, protocolNetworkOrder: PacketSocketABI.allProtocolsNetworkOrder))
+    }
+
+    deinit {
+        socket.close()
+        storage.deallocate()
+        headers.deallocate()
+        vectors.deallocate()
+    }
+
+    /// Waits up to the poll interval for frames; returns how many arrived
+    /// (0 on timeout). Read them with `frame(at:)` before the next call.
+    public func receiveBatch() throws -> Int {
+        headers.initializeMemory(as: UInt8.self, repeating: 0, count: Self.messageHeaderStride * batchSize)
+        for index in 0..<batchSize {
+            let header = headers + index * Self.messageHeaderStride
+            header.storeBytes(of: UInt(bitPattern: vectors + index), toByteOffset: Self.iovOffset, as: UInt.self)
+            header.storeBytes(of: UInt(1), toByteOffset: Self.iovLengthOffset, as: UInt.self)
+        }
+        // MSG_TRUNC: msg_len reports the frame's full length even when the
+        // slot was too small, so truncation is recorded honestly.
+        let result = socket.kernel.syscall(
+            SocketSyscall.recvmmsg, socket.descriptor, Int(bitPattern: UnsafeRawPointer(headers)), batchSize,
+            Int(SocketABI.messageWaitForOne | SocketABI.messageTruncate), 0)
+        if result < 0 {
+            let errno = Errno(rawValue: Int32(-result))
+            if errno.isTimeout || errno == .interrupted { return 0 }
+            throw KernelError.syscall(name: "recvmmsg on packet socket (interface #\(interfaceIndex))", errno: errno)
+        }
+        return result
+    }
+
+    /// Frame `index` of the last batch: captured bytes and original length.
+    public func frame(at index: Int) -> (bytes: UnsafeRawBufferPointer, originalLength: Int) {
+        let original = Int(
+            headers.load(fromByteOffset: index * Self.messageHeaderStride + Self.messageLengthOffset, as: UInt32.self))
+        return (UnsafeRawBufferPointer(start: storage + index * slotSize, count: min(original, slotSize)), original)
+    }
+
+    /// Counters since the socket was opened. (PACKET_STATISTICS resets the
+    /// kernel's counters on every read, so they are accumulated here.)
+    public func statistics() throws -> PacketSocketStatistics {
+        let bytes = try socket.getOption(level: PacketSocketABI.levelPacket, name: PacketSocketABI.optionStatistics, size: 8)
+        guard bytes.count >= 8 else {
+            throw KernelError.malformedReply("PACKET_STATISTICS returned \(bytes.count) bytes, expected 8")
+        }
+        let reader = ByteReader(bytes: bytes, littleEndian: true)
+        // tp_packets already includes tp_drops.
+        totals.received += UInt64(reader.u32(0))
+        totals.dropped += UInt64(reader.u32(4))
+        return totals
+    }
+
+    public func close() { socket.close() }
+}
+
+/// Sends complete frames (radiotap + 802.11 on a monitor interface).
+public final class PacketInjector: Sendable {
+    public let socket: KernelSocket
+    public let interfaceIndex: Int
+
+    public init(kernel: Kernel, interfaceIndex: Int, sendBufferBytes: Int = 4 << 20) throws {
+        // Protocol 0: this socket receives nothing, so it costs the receive
+        // path nothing.
+        socket = try KernelSocket(
+            kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw, protocol: 0)
+        self.interfaceIndex = interfaceIndex
+        try socket.setSendBuffer(bytes: sendBufferBytes)
+        // mac80211 monitor interfaces need no queueing discipline in between.
+        try? socket.setOption(level: PacketSocketABI.levelPacket, name: PacketSocketABI.optionQdiscBypass, value: 1)
+        try socket.bind(address: PacketSocketABI.linkLayerAddress(interfaceIndex: interfaceIndex, protocolNetworkOrder: 0))
+    }
+
+    /// Sends one frame, waiting out a full transmit path (ENOBUFS).
+    public func send(_ frame: UnsafeRawBufferPointer) throws {
+        var attempts = 0
+        while true {
+            let result = socket.sendRaw(frame)
+            if result >= 0 { return }
+            let errno = Errno(rawValue: Int32(-result))
+            if (errno == .noBufferSpace || errno.isTimeout) && attempts < 10_000 {
+                attempts += 1
+                HostClock.sleep(seconds: 0.0001)
+                continue
+            }
+            throw KernelError.syscall(name: "send on packet socket (interface #\(interfaceIndex), \(frame.count) bytes)", errno: errno)
+        }
+    }
+
+    public func send(_ frame: [UInt8]) throws {
+        try frame.withUnsafeBytes { try send($0) }
+    }
+
+    public func close() { socket.close() }
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Capture
+import LinuxKernel
+import Wireless
+
+/// Live figures for the status line.
+public struct CaptureStatus: Sendable {
+    public var frames: UInt64
+    public var bytes: UInt64
+    public var kernelDrops: UInt64
+    public var channel: ChannelSpec?
+    public var framesPerSecond: Double
+    public var elapsedSeconds: Double
+}
+
+/// What a finished capture reports.
+public struct CaptureResult: Sendable {
+    public var frames: UInt64
+    public var bytes: UInt64
+    public var statistics: PacketSocketStatistics
+    /// Channels in the order they were tuned.
+    public var channelsVisited: [ChannelSpec]
+    public var elapsedSeconds: Double
+    public var stoppedBySignal: Bool
+    public var summary: CaptureSummary?
+}
+
+/// When a capture ends (whichever comes first; neither: until stopped).
+public struct CaptureLimits: Sendable {
+    public var frameCount: Int?
+    public var durationSeconds: Double?
+
+    public init(frameCount: Int? = nil, durationSeconds: Double? = nil) {
+        self.frameCount = frameCount
+        self.durationSeconds = durationSeconds
+    }
+}
+
+/// Monitor capture from a device into a pcapng writer, hopping channels.
+public struct CaptureRun {
+    public var device: any RadioDevice
+    public var channels: [ChannelSpec]
+    public var hopIntervalSeconds: Double
+    public var limits: CaptureLimits
+    public var collectSummary: Bool
+    /// Polled between batches; true ends the capture cleanly.
+    public var shouldStop: () -> Bool
+    /// Called about every `statusIntervalSeconds`.
+    public var onStatus: ((CaptureStatus) -> Void)?
+    public var statusIntervalSeconds = 0.5
+    /// Longest time captured frames may sit in the writer's buffer (live
+    /// readers of a pipe want to see them promptly).
+    public var flushIntervalSeconds = 0.2
+
+    public init(
+        device: any RadioDevice, channels: [ChannelSpec], hopIntervalSeconds: Double, limits: CaptureLimits,
+        collectSummary: Bool, shouldStop: @escaping () -> Bool, onStatus: ((CaptureStatus) -> Void)? = nil
+    ) {
+        self.device = device
+        self.channels = channels
+        self.hopIntervalSeconds = hopIntervalSeconds
+        self.limits = limits
+        self.collectSummary = collectSummary
+        self.shouldStop = shouldStop
+        self.onStatus = onStatus
+    }
+
+    /// Runs to the end, writes the interface statistics block and closes
+    /// the writer (also when an error ends the capture early).
+    public func run(writer: PcapNGWriter) throws -> CaptureResult {
+        precondition(!channels.isEmpty, "a capture needs at least one channel")
+        let capture = try device.makeCapture()
+        defer { capture.close() }
+        var visited: [ChannelSpec] = []
+        var channelIndex = 0
+        try device.tune(channels[0])
+        visited.append(channels[0])
+
+        let startMonotonic = HostClock.monotonicNanoseconds()
+        let startRealtime = Self.realtimeNanoseconds()
+        var lastHop = startMonotonic
+        var lastStatus = startMonotonic
+        var lastFlush = startMonotonic
+        var framesAtLastStatus: UInt64 = 0
+        var frames: UInt64 = 0
+        var bytes: UInt64 = 0
+        var summary = collectSummary ? CaptureSummary() : nil
+        var stoppedBySignal = false
+        var failure: Error?
+
+        capturing: while true {
+            if shouldStop() {
+                stoppedBySignal = true
+                break
+            }
+            let now = HostClock.monotonicNanoseconds()
+            let elapsed = Double(now - startMonotonic) / 1e9
+            if let duration = limits.durationSeconds, elapsed >= duration { break }
+            do {
+                let count = try capture.receiveBatch()
+                let timestamp = Self.realtimeNanoseconds()
+                for index in 0..<count {
+                    let frame = capture.frame(at: index)
+                    try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
+                    summary?.add(frame.bytes)
+                    frames += 1
+                    bytes += UInt64(frame.bytes.count)
+                    if let limit = limits.frameCount, frames >= UInt64(limit) { break capturing }
+                }
+                let afterBatch = HostClock.monotonicNanoseconds()
+                if count == 0 || Double(afterBatch - lastFlush) / 1e9 >= flushIntervalSeconds {
+                    try writer.flush()
+                    lastFlush = afterBatch
+                }
+                if channels.count > 1, Double(afterBatch - lastHop) / 1e9 >= hopIntervalSeconds {
+                    channelIndex = (channelIndex + 1) % channels.count
+                    try device.tune(channels[channelIndex])
+                    visited.append(channels[channelIndex])
+                    lastHop = afterBatch
+                }
+                if let onStatus, Double(afterBatch - lastStatus) / 1e9 >= statusIntervalSeconds {
+                    let interval = Double(afterBatch - lastStatus) / 1e9
+                    let drops = (try? capture.statistics().dropped) ?? 0
+                    onStatus(
+                        CaptureStatus(
+                            frames: frames, bytes: bytes, kernelDrops: drops, channel: device.currentChannel,
+                            framesPerSecond: Double(frames - framesAtLastStatus) / interval,
+                            elapsedSeconds: Double(afterBatch - startMonotonic) / 1e9))
+                    lastStatus = afterBatch
+                    framesAtLastStatus = frames
+                }
+            } catch {
+                failure = error
+                break
+            }
+        }
+
+        // Finish the file on every path: statistics block, flush, close.
+        let statistics = (try? capture.statistics()) ?? PacketSocketStatistics()
+        let endRealtime = Self.realtimeNanoseconds()
+        var finishError: Error?
+        do {
+            try writer.writeStatistics(
+                InterfaceStatistics(
+                    startNanoseconds: startRealtime, endNanoseconds: endRealtime, received: statistics.received,
+                    osDropped: statistics.dropped, delivered: frames))
+        } catch { finishError = error }
+        do { try writer.close() } catch { finishError = finishError ?? error }
+        if let failure { throw failure }
+        if let finishError { throw finishError }
+        return CaptureResult(
+            frames: frames, bytes: bytes, statistics: statistics, channelsVisited: visited,
+            elapsedSeconds: Double(HostClock.monotonicNanoseconds() - startMonotonic) / 1e9,
+            stoppedBySignal: stoppedBySignal, summary: summary)
+    }
+
+    /// Host wall-clock time for packet timestamps.
+    public static func realtimeNanoseconds() -> UInt64 {
+        var now = timespec()
+        _ = clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import Capture
+import LinuxKernel
+import Wireless
+
+/// A radio airtap captures from and injects on: a monitor interface inside
+/// the kernel library, whatever drives it (mac80211_hwsim today; emulated
+/// or real USB adapters through the virtual host controller later). The
+/// capture and injection paths only use this protocol.
+public protocol RadioDevice: AnyObject {
+    /// The name given on the command line ("sim").
+    var name: String { get }
+    var kernel: Kernel { get }
+    var control: WirelessControl { get }
+    /// The radio's capabilities, as nl80211 reports them.
+    var wiphy: WiphyInfo { get }
+    /// The monitor interface frames are captured from and injected on.
+    var monitorInterface: WirelessInterface { get }
+    /// For the pcapng interface description.
+    var interfaceDescription: String { get }
+    var currentChannel: ChannelSpec? { get }
+
+    /// Validates `spec` against the radio and tunes to it.
+    func tune(_ spec: ChannelSpec) throws
+    /// Stops anything the device runs in the background (traffic sources).
+    func shutdown()
+}
+
+extension RadioDevice {
+    /// "sim (phy0, wlan0)" for messages.
+    public var displayName: String { "\(name) (\(wiphy.name), \(monitorInterface.name))" }
+
+    public func makeCapture(receiveBufferBytes: Int = 16 << 20) throws -> PacketCapture {
+        try PacketCapture(kernel: kernel, interfaceIndex: monitorInterface.index, receiveBufferBytes: receiveBufferBytes)
+    }
+
+    public func makeInjector() throws -> PacketInjector {
+        try PacketInjector(kernel: kernel, interfaceIndex: monitorInterface.index)
+    }
+}
+
+/// Choices that apply to every device.
+public struct DeviceOptions: Sendable {
+    public var monitorFlags: MonitorFlags
+    /// Regulatory domain to request before use (nil: keep the world domain).
+    public var regulatoryDomain: String?
+    /// Whether a simulated device should generate background traffic.
+    public var simulatedTraffic: Bool
+    /// Kernel RAM in MiB (frames queue in kernel memory).
+    public var memoryMiB: Int
+
+    public init(
+        monitorFlags: MonitorFlags = .capture, regulatoryDomain: String? = nil, simulatedTraffic: Bool = true,
+        memoryMiB: Int = 256
+    ) {
+        self.monitorFlags = monitorFlags
+        self.regulatoryDomain = regulatoryDomain
+        self.simulatedTraffic = simulatedTraffic
+        self.memoryMiB = memoryMiB
+    }
+}
+
+/// One kind of device the registry knows.
+public struct DeviceDescriptor: Sendable {
+    public let name: String
+    public let summary: String
+    /// What the kernel needs on its command line for this device.
+    public let kernelCommandLine: String
+    let open: @Sendable (Kernel, DeviceOptions) throws -> any RadioDevice
+
+    public init(
+        name: String, summary: String, kernelCommandLine: String,
+        open: @escaping @Sendable (Kernel, DeviceOptions) throws -> any RadioDevice
+    ) {
+        self.name = name
+        self.summary = summary
+        self.kernelCommandLine = kernelCommandLine
+        self.open = open
+    }
+
+    /// Boots the kernel for this device and opens it.
+    public func bootAndOpen(options: DeviceOptions, console: ConsoleSink = .discard) throws -> any RadioDevice {
+        let kernel = try Kernel.boot(memoryMiB: options.memoryMiB, commandLine: kernelCommandLine, console: console)
+        return try open(kernel, options)
+    }
+}
+
+public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownDevice(String, valid: [String])
+    case setupFailed(device: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unknownDevice(let name, let valid):
+            return "unknown device \"\(name)\"; valid devices: \(valid.joined(separator: ", "))"
+        case .setupFailed(let device, let reason):
+            return "cannot set up \(device): \(reason)"
+        }
+    }
+}
+
+/// Every device airtap can open, by name. New kinds (emulated:rtl8187, USB
+/// adapters) add a descriptor here; capture and injection need no change.
+public enum DeviceRegistry {
+    public static let devices: [DeviceDescriptor] = [SimulatedRadios.descriptor]
+
+    public static var names: [String] { devices.map(\.name) }
+
+    public static func descriptor(named name: String) throws -> DeviceDescriptor {
+        guard let found = devices.first(where: { $0.name == name }) else {
+            throw DeviceError.unknownDevice(name, valid: names)
+        }
+        return found
+    }
+}

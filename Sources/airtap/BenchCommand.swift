@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import Capture
+import LinuxKernel
+import RadioDevices
+import Synchronization
+import Wireless
+
+/// `airtap bench`: hwsim inject -> monitor capture -> pcapng throughput.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure inject -> capture -> pcapng on the simulated radios (frames/s, CPU per frame, drops).",
+        discussion: """
+            One thread injects on the sim peer's monitor interface; the main thread captures on airtap's \
+            radio and writes pcapng to /dev/null (real write syscalls, no disk). Unpaced runs send as fast \
+            as possible; the paced run sends at --paced-rate frames/s.
+            """)
+
+    @Option(name: .long, help: "Frames per unpaced run.")
+    var frames = 200_000
+
+    @Option(name: .customLong("sizes"), help: "802.11 frame sizes in bytes, comma-separated.")
+    var sizes = "64,256,1500"
+
+    @Option(name: .customLong("paced-rate"), help: "Frames per second of the paced run (0: skip it).")
+    var pacedRate = 50_000
+
+    @Option(name: .customLong("paced-seconds"), help: "Length of the paced run.")
+    var pacedSeconds = 2.0
+
+    @Option(name: .customLong("paced-size"), help: "Frame size of the paced run.")
+    var pacedSize = 256
+
+    @Option(name: .customLong("output"), help: "Where the pcapng goes.")
+    var output = "/dev/null"
+
+    @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
+    var verbose = false
+
+    func run() throws {
+        bootstrapLogging(verbose: verbose)
+        let frameSizes = try sizes.split(separator: ",").map { text -> Int in
+            guard let size = Int(text), (24 + 8 + 4...2304).contains(size) else {
+                throw ValidationError("frame size \(text) must be 36...2304 bytes")
+            }
+            return size
+        }
+        _ = try FileCaptureOutput(path: output)
+        var arguments = try DeviceArguments.parse(["--device", SimulatedRadios.descriptor.name])
+        arguments.verbose = verbose
+        let device = try arguments.open(simulatedTraffic: false)
+        defer { close(device) }
+        guard let sim = device as? SimulatedRadios else { throw ValidationError("bench needs the sim device") }
+        try sim.tune(ChannelSpec(frequency: 2412))
+
+        print("airtap bench: mac80211_hwsim inject (\(sim.peerInterface.name)) -> monitor capture (\(sim.monitorInterface.name)) -> pcapng (\(output))")
+        print("SIZE   FRAMES    CAPTURED/S   CPU US/FRAME   KERNEL DROPS   LOST")
+        for size in frameSizes {
+            let result = try measure(sim: sim, frameSize: size, frameCount: frames, pacedRate: nil)
+            print(result.row)
+            print("RESULT size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost)")
+        }
+        if pacedRate > 0 {
+            let count = Int(Double(pacedRate) * pacedSeconds)
+            let result = try measure(sim: sim, frameSize: pacedSize, frameCount: count, pacedRate: pacedRate)
+            print("paced at \(pacedRate) frames/s for \(pacedSeconds) s (\(pacedSize)-byte frames):")
+            print(result.row)
+            print("RESULT paced_fps=\(pacedRate) paced_sent=\(result.sent) paced_captured=\(result.captured) paced_drops=\(result.kernelDrops) paced_lost=\(result.lost) paced_achieved_send_fps=\(Int(result.sentPerSecond))")
+        }
+    }
+
+    struct Measurement {
+        var frameSize: Int
+        var sent: Int
+        var captured: Int
+        var seconds: Double
+        var sendSeconds: Double
+        var cpuSeconds: Double
+        var kernelDrops: UInt64
+
+        var capturedPerSecond: Double { Double(captured) / seconds }
+        var sentPerSecond: Double { Double(sent) / sendSeconds }
+        var cpuMicrosecondsPerFrame: Double { captured > 0 ? cpuSeconds * 1e6 / Double(captured) : 0 }
+        var lost: Int { sent - captured }
+
+        var row: String {
+            String(frameSize).padded(to: 7) + String(sent).padded(to: 10)
+                + String(Int(capturedPerSecond)).padded(to: 13) + String(format2: cpuMicrosecondsPerFrame).padded(to: 15)
+                + String(kernelDrops).padded(to: 15) + String(lost)
+        }
+    }
+
+    func measure(sim: SimulatedRadios, frameSize: Int, frameCount: Int, pacedRate: Int?) throws -> Measurement {
+        let capture = try sim.makeCapture(receiveBufferBytes: 64 << 20)
+        defer { capture.close() }
+        let writer = try PcapNGWriter(
+            output: try FileCaptureOutput(path: output), interfaceName: sim.monitorInterface.name,
+            interfaceDescription: sim.interfaceDescription)
+        let injector = try PacketInjector(kernel: sim.kernel, interfaceIndex: sim.peerInterface.index)
+        defer { injector.close() }
+        let radiotap = RadiotapTransmitOptions(rate: 108, txFlags: RadiotapTransmitOptions.txFlagNoAck).encodedHeader
+        // A few distinct frames, cycled: building one per send would measure Swift, not the path.
+        let templates = (0..<16).map { radiotap + FrameBuilder.data(totalLength: frameSize, sequence: UInt16($0), marker: UInt32($0)) }
+
+        let sentCount = Atomic<Int>(0)
+        let senderDone = Atomic<Bool>(false)
+        let sendNanoseconds = Atomic<UInt64>(0)
+        let failure = Mutex<String?>(nil)
+        let startCPU = processCPUSeconds()
+        let start = HostClock.monotonicNanoseconds()
+        let sender = try SenderThread {
+            let begin = HostClock.monotonicNanoseconds()
+            for index in 0..<frameCount {
+                if let pacedRate {
+                    let due = begin + UInt64(index) * 1_000_000_000 / UInt64(pacedRate)
+                    while HostClock.monotonicNanoseconds() < due {}
+                }
+                do {
+                    try templates[index % templates.count].withUnsafeBytes { try injector.send($0) }
+                } catch {
+                    failure.withLock { $0 = "\(error)" }
+                    break
+                }
+                sentCount.store(index + 1, ordering: .relaxed)
+            }
+            sendNanoseconds.store(HostClock.monotonicNanoseconds() - begin, ordering: .relaxed)
+            senderDone.store(true, ordering: .releasing)
+        }
+        var captured = 0
+        var lastArrival = HostClock.monotonicNanoseconds()
+        while true {
+            let count = try capture.receiveBatch()
+            let timestamp = CaptureRun.realtimeNanoseconds()
+            for index in 0..<count {
+                let frame = capture.frame(at: index)
+                try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
+            }
+            captured += count
+            let now = HostClock.monotonicNanoseconds()
+            if count > 0 { lastArrival = now }
+            if senderDone.load(ordering: .acquiring) {
+                if captured >= sentCount.load(ordering: .relaxed) || now - lastArrival > 500_000_000 { break }
+            }
+        }
+        let end = lastArrival
+        sender.join()
+        let cpu = processCPUSeconds() - startCPU
+        let statistics = try capture.statistics()
+        try writer.writeStatistics(
+            InterfaceStatistics(
+                startNanoseconds: 0, endNanoseconds: CaptureRun.realtimeNanoseconds(), received: statistics.received,
+                osDropped: statistics.dropped, delivered: UInt64(captured)))
+        try writer.close()
+        if let message = failure.withLock({ $0 }) { throw ValidationError("injection failed: \(message)") }
+        return Measurement(
+            frameSize: frameSize, sent: sentCount.load(ordering: .relaxed), captured: captured,
+            seconds: Double(end - start) / 1e9, sendSeconds: Double(sendNanoseconds.load(ordering: .relaxed)) / 1e9,
+            cpuSeconds: cpu, kernelDrops: statistics.dropped)
+    }
+}
+
+/// User + system CPU time of the whole process (all threads).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    _ = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+/// A joinable pthread for the sender.
+final class SenderThread {
+    private var thread = pthread_t()
+
+    private final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+
+    init(_ body: @escaping @Sendable () -> Void) throws {
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        let status = pthread_create(&thread, nil, { rawContext in
+            guard let rawContext else { return nil }
+            Unmanaged<Body>.fromOpaque(rawContext).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<Body>.fromOpaque(context).release()
+            throw ValidationError("pthread_create failed with status \(status)")
+        }
+    }
+
+    func join() { _ = pthread_join(thread, nil) }
+}
+
+extension String {
+    init(format2 value: Double) {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = abs(hundredths % 100)
+        self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+}

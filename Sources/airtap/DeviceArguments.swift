@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import ArgumentParser
+import LinuxKernel
+import RadioDevices
+import Wireless
+
+/// Options shared by the commands that open a device.
+struct DeviceArguments: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Device to use (\(DeviceRegistry.names.joined(separator: ", "))).")
+    var device: String
+
+    @Option(
+        name: .customLong("monitor-flags"),
+        help: "Monitor flags, comma-separated: fcsfail, plcpfail, control, otherbss, active.")
+    var monitorFlags = "fcsfail,control,otherbss"
+
+    @Option(
+        name: .customLong("regdomain"),
+        help: "Regulatory domain to apply first (ISO alpha-2, e.g. US); default: the world domain (00).")
+    var regulatoryDomain: String?
+
+    @Option(name: .customLong("memory"), help: "Kernel RAM in MiB.")
+    var memoryMiB = 256
+
+    @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
+    var verbose = false
+
+    /// Checks everything that can be checked before the kernel boots.
+    func descriptor() throws -> DeviceDescriptor {
+        try DeviceRegistry.descriptor(named: device)
+    }
+
+    func parsedMonitorFlags() throws -> MonitorFlags {
+        try MonitorFlags(parsing: monitorFlags)
+    }
+
+    /// Boots the kernel for the device and opens it.
+    func open(simulatedTraffic: Bool) throws -> any RadioDevice {
+        let descriptor = try descriptor()
+        let options = DeviceOptions(
+            monitorFlags: try parsedMonitorFlags(), regulatoryDomain: regulatoryDomain,
+            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB)
+        return try descriptor.bootAndOpen(options: options)
+    }
+}
+
+/// Stops the device's helpers and the kernel.
+func close(_ device: any RadioDevice) {
+    device.shutdown()
+    try? device.kernel.halt()
+}
+
+/// Parses `--channel 1,6,11` (each entry as ChannelSpec accepts).
+func parseChannelList(_ text: String) throws -> [ChannelSpec] {
+    let entries = text.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+    guard !entries.isEmpty else { throw ValidationError("--channel needs at least one channel, e.g. --channel 1,6,11") }
+    return try entries.map(ChannelSpec.init(parsing:))
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}
