@@ -24,6 +24,7 @@
  */
 #include <linux/sched.h>
 #include <linux/sched/stat.h>
+#include <linux/cpu.h>
 #include <linux/sched/task.h>
 #include <linux/errno.h>
 #include <asm/lkl.h>

@@ -19,6 +19,7 @@
 #include <linux/sched/task_stack.h>
 #include <linux/slab.h>
 #include <linux/list.h>
+#include <asm/switch_to.h>
 #include <asm/lkl.h>
 
 /*
