@@ -36,6 +36,7 @@ bool lkl_running;
 bool lkl_halting;
 
 static struct lkl_sem *boot_done;
+static lkl_thread_t boot_thread;	/* idle's host thread, joined at halt */
 static struct lkl_jmp_buf *halt_jump;
 static bool started;
 
@@ -103,6 +104,11 @@ static void boot_thread_main(void *unused)
 {
 	struct lkl_jmp_buf exit_jb;
 
+	/*
+	 * Set here, not from thread_create's return value: this thread may
+	 * reach its first context switch before the creator runs again.
+	 */
+	init_task.thread.host_thread = lkl_ops->thread_self();
 	init_task.thread.exit_jb = &exit_jb;
 	lkl_ops->jmp_buf_set(&exit_jb, boot_thread_body, NULL);
 }
@@ -131,9 +137,8 @@ int __ref lkl_start_kernel(const char *cmdline)
 	if (!boot_done || !init_task.thread.sched_sem)
 		return -ENOMEM;
 
-	init_task.thread.host_thread =
-		lkl_ops->thread_create(boot_thread_main, NULL);
-	if (!init_task.thread.host_thread)
+	boot_thread = lkl_ops->thread_create(boot_thread_main, NULL);
+	if (!boot_thread)
 		return -ENOMEM;
 
 	lkl_ops->sem_down(boot_done);
@@ -162,7 +167,7 @@ long lkl_sys_halt(void)
 		return err;	/* the reboot syscall failed */
 
 	/* Every kernel thread is joined: give back what the host lent. */
-	lkl_ops->thread_join(init_task.thread.host_thread);
+	lkl_ops->thread_join(boot_thread);
 	lkl_ops->sem_free(init_task.thread.sched_sem);
 	lkl_ops->sem_free(boot_done);
 	lkl_mem_halt();
