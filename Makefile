@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# make demo   build everything and capture a few seconds on simulated radios
+# make demo   build everything and capture a few seconds from the emulated RTL8187
 # make test   build and run every test (what .ci/run does)
 # make bench  print the performance figures recorded in BENCHMARKS.md
 
@@ -26,13 +26,15 @@ swift: kernel
 test: swift
 	swift test --skip-build
 
-# A few seconds of capture on simulated radios: demo.pcapng and a summary.
+# A few seconds of capture from the emulated RTL8187 (the full USB path):
+# demo.pcapng and a summary.
 demo: swift
 	$(SWIFT_BIN)/airtap demo -w demo.pcapng
 
 bench: swift
 	kernel/bench.sh $(PROBE)
 	$(SWIFT_BIN)/airtap bench
+	$(SWIFT_BIN)/airtap bench --device emulated:rtl8187
 
 clean:
 	rm -rf build .build

@@ -65,11 +65,12 @@ let package = Package(
             path: "Sources/USBHost"
         ),
 
-        // Software USB device models (gadget zero).
+        // Software USB device models (gadget zero, the RTL8187L Wi-Fi adapter).
         .target(
             name: "USBDevices",
             dependencies: [
                 "USBHost",
+                "LinuxKernel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -84,6 +85,9 @@ let package = Package(
                 "CHostSyscall",
                 "USBHost",
                 "USBDevices",
+                "Capture",
+                "Wireless",
+                "RadioDevices",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -122,10 +126,11 @@ let package = Package(
             path: "Sources/Capture"
         ),
 
-        // Radios airtap can open (sim = mac80211_hwsim) and the capture loop.
+        // Radios airtap can open (sim = mac80211_hwsim; emulated:rtl8187 = the
+        // rtl8187 driver on a USB device model) and the capture loop.
         .target(
             name: "RadioDevices",
-            dependencies: ["Capture", "Wireless", "LinuxKernel"],
+            dependencies: ["Capture", "Wireless", "LinuxKernel", "USBHost", "USBDevices"],
             path: "Sources/RadioDevices"
         ),
 
@@ -137,6 +142,7 @@ let package = Package(
                 "Wireless",
                 "Capture",
                 "RadioDevices",
+                "USBDevices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -33,6 +33,13 @@ enum Scenario: String, CaseIterable {
     case usbDetachInFlight = "usb-detach-inflight"
     /// Control transfers/s, bulk IN MB/s, URB latency through gadget zero.
     case benchUSB = "bench-usb"
+    /// The rtl8187 driver on the RTL8187 model: binds, wlan with the
+    /// EEPROM's MAC, monitor mode; extra argument: a usbmon trace path.
+    case rtl8187Probe = "rtl8187-probe"
+    /// Monitor capture of the model's scripted air; extra: pcapng path, frame count.
+    case rtl8187Receive = "rtl8187-rx"
+    /// Injection recorded by the model; extra: frame count.
+    case rtl8187Transmit = "rtl8187-tx"
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -50,6 +57,9 @@ enum Scenario: String, CaseIterable {
         case .usbBadDescriptors: try runUSBBadDescriptors()
         case .usbBadHost: try runUSBBadHost()
         case .benchUSB: try runBenchUSB()
+        case .rtl8187Probe: try runRTL8187Probe(tracePath: extra)
+        case .rtl8187Receive: try runRTL8187Receive(arguments: extraArguments)
+        case .rtl8187Transmit: try runRTL8187Transmit(arguments: extraArguments)
         case .usbDetachInFlight: try runUSBDetachInFlight(count: extraArguments.first.flatMap { Int($0) } ?? 100)
         }
     }

@@ -28,6 +28,8 @@ public struct CaptureResult: Sendable {
     public var channelsVisited: [ChannelSpec]
     public var elapsedSeconds: Double
     public var stoppedBySignal: Bool
+    /// The device went away mid-capture (USB surprise removal).
+    public var stoppedByRemoval: Bool
     public var summary: CaptureSummary?
 }
 
@@ -92,6 +94,7 @@ public struct CaptureRun {
         var bytes: UInt64 = 0
         var summary = collectSummary ? CaptureSummary() : nil
         var stoppedBySignal = false
+        var stoppedByRemoval = false
         var failure: Error?
 
         capturing: while true {
@@ -102,6 +105,10 @@ public struct CaptureRun {
             let now = HostClock.monotonicNanoseconds()
             let elapsed = Double(now - startMonotonic) / 1e9
             if let duration = limits.durationSeconds, elapsed >= duration { break }
+            if !device.isPresent {
+                stoppedByRemoval = true
+                break
+            }
             do {
                 let count = try capture.receiveBatch()
                 let timestamp = Self.realtimeNanoseconds()
@@ -136,7 +143,13 @@ public struct CaptureRun {
                     framesAtLastStatus = frames
                 }
             } catch {
-                failure = error
+                // An unplugged adapter's interface goes away under the
+                // socket (ENETDOWN): that ends the capture, it is no bug.
+                if !device.isPresent {
+                    stoppedByRemoval = true
+                } else {
+                    failure = error
+                }
                 break
             }
         }
@@ -157,7 +170,7 @@ public struct CaptureRun {
         return CaptureResult(
             frames: frames, bytes: bytes, statistics: statistics, channelsVisited: visited,
             elapsedSeconds: Double(HostClock.monotonicNanoseconds() - startMonotonic) / 1e9,
-            stoppedBySignal: stoppedBySignal, summary: summary)
+            stoppedBySignal: stoppedBySignal, stoppedByRemoval: stoppedByRemoval, summary: summary)
     }
 
     /// Host wall-clock time for packet timestamps.

@@ -25,9 +25,13 @@ public protocol RadioDevice: AnyObject {
     func tune(_ spec: ChannelSpec) throws
     /// Stops anything the device runs in the background (traffic sources).
     func shutdown()
+    /// False once the device is gone (a USB adapter unplugged).
+    var isPresent: Bool { get }
 }
 
 extension RadioDevice {
+    public var isPresent: Bool { true }
+
     /// "sim (phy0, wlan0)" for messages.
     public var displayName: String { "\(name) (\(wiphy.name), \(monitorInterface.name))" }
 
@@ -49,15 +53,22 @@ public struct DeviceOptions: Sendable {
     public var simulatedTraffic: Bool
     /// Kernel RAM in MiB (frames queue in kernel memory).
     public var memoryMiB: Int
+    /// USB devices: record every URB of the device to this usbmon pcap file.
+    public var usbTracePath: String?
+    /// Emulated USB devices: pull the adapter out this many seconds after
+    /// the first tune (surprise removal, for testing what a capture does).
+    public var unplugAfterSeconds: Double?
 
     public init(
         monitorFlags: MonitorFlags = .capture, regulatoryDomain: String? = nil, simulatedTraffic: Bool = true,
-        memoryMiB: Int = 256
+        memoryMiB: Int = 256, usbTracePath: String? = nil, unplugAfterSeconds: Double? = nil
     ) {
         self.monitorFlags = monitorFlags
         self.regulatoryDomain = regulatoryDomain
         self.simulatedTraffic = simulatedTraffic
         self.memoryMiB = memoryMiB
+        self.usbTracePath = usbTracePath
+        self.unplugAfterSeconds = unplugAfterSeconds
     }
 }
 
@@ -89,6 +100,7 @@ public struct DeviceDescriptor: Sendable {
 public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownDevice(String, valid: [String])
     case setupFailed(device: String, reason: String)
+    case removed(device: String)
 
     public var description: String {
         switch self {
@@ -96,14 +108,16 @@ public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unknown device \"\(name)\"; valid devices: \(valid.joined(separator: ", "))"
         case .setupFailed(let device, let reason):
             return "cannot set up \(device): \(reason)"
+        case .removed(let device):
+            return "\(device) was unplugged (surprise removal)"
         }
     }
 }
 
-/// Every device airtap can open, by name. New kinds (emulated:rtl8187, USB
-/// adapters) add a descriptor here; capture and injection need no change.
+/// Every device airtap can open, by name. New kinds (real USB adapters) add
+/// a descriptor here; capture and injection need no change.
 public enum DeviceRegistry {
-    public static let devices: [DeviceDescriptor] = [SimulatedRadios.descriptor]
+    public static let devices: [DeviceDescriptor] = [SimulatedRadios.descriptor, EmulatedRTL8187.descriptor]
 
     public static var names: [String] { devices.map(\.name) }
 

@@ -41,11 +41,23 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("output"), help: "Where the pcapng goes.")
     var output = "/dev/null"
 
+    @Option(
+        name: .shortAndLong,
+        help: "sim: hwsim inject -> capture; emulated:rtl8187: RX and TX through the full USB path (rtl8187 driver, virtual HCD, model).")
+    var device = SimulatedRadios.descriptor.name
+
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
     func run() throws {
         bootstrapLogging(verbose: verbose)
+        if device == EmulatedRTL8187.descriptor.name {
+            try runRTL8187Bench()
+            return
+        }
+        guard device == SimulatedRadios.descriptor.name else {
+            throw ValidationError("bench runs on sim or emulated:rtl8187, not \(device)")
+        }
         let frameSizes = try sizes.split(separator: ",").map { text -> Int in
             guard let size = Int(text), (24 + 8 + 4...2304).contains(size) else {
                 throw ValidationError("frame size \(text) must be 36...2304 bytes")

@@ -41,7 +41,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(help: "Print frames by type and subtype, networks and channels at the end (to stderr).")
     var summary = false
 
-    @Flag(name: .customLong("no-sim-traffic"), help: "sim only: do not generate background traffic.")
+    @Flag(name: .customLong("no-sim-traffic"), help: "sim and emulated devices: no simulated background traffic.")
     var noSimTraffic = false
 
     func validate() throws {
@@ -114,6 +114,12 @@ func runCapture(
             + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
             + "channels visited: \(visited.joined(separator: " ")); written to \(file.path)"
             + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
+    if result.stoppedByRemoval {
+        writeStandardError(
+            "airtap: \(DeviceError.removed(device: device.displayName)): capture stopped; \(file.path) is complete "
+                + "(\(result.frames) frames, closing statistics written). Plug the adapter back in and start a new capture.\n")
+        throw ExitCode(3)
+    }
     return result
 }
 

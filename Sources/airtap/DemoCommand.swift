@@ -3,12 +3,16 @@
 import ArgumentParser
 import RadioDevices
 
-/// `airtap demo`: a few seconds of capture on the simulated radios, then a
-/// summary of what was on the air.
+/// `airtap demo`: a few seconds of capture from the emulated RTL8187L (the
+/// rtl8187 driver over the virtual USB host controller: the full USB path),
+/// then a summary of what was on the air.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Capture a few seconds on the simulated radios (sim), write a pcapng file and summarise it.")
+        abstract: "Capture a few seconds from the emulated RTL8187L USB adapter, write a pcapng file and summarise it.")
+
+    @Option(name: .shortAndLong, help: "Device to capture from (\(DeviceRegistry.names.joined(separator: ", "))).")
+    var device = EmulatedRTL8187.descriptor.name
 
     @Option(name: [.customShort("w"), .customLong("write")], help: "Output pcapng file.")
     var output = "demo.pcapng"
@@ -31,7 +35,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         bootstrapLogging(verbose: verbose)
-        var deviceArguments = try DeviceArguments.parse(["--device", SimulatedRadios.descriptor.name])
+        var deviceArguments = try DeviceArguments.parse(["--device", device])
         deviceArguments.verbose = verbose
         let result = try runCapture(
             deviceArguments: deviceArguments, channelList: channel, hopInterval: hopInterval,

@@ -23,6 +23,14 @@ struct DeviceArguments: ParsableArguments {
     @Option(name: .customLong("memory"), help: "Kernel RAM in MiB.")
     var memoryMiB = 256
 
+    @Option(name: .customLong("usb-trace"), help: "USB devices: write every URB to this usbmon pcap file (tshark/wireshark read it).")
+    var usbTrace: String?
+
+    @Option(
+        name: .customLong("unplug-after"),
+        help: ArgumentHelp("Emulated USB devices: unplug the adapter this many seconds after the first tune (surprise-removal test).", visibility: .hidden))
+    var unplugAfter: Double?
+
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
@@ -40,7 +48,7 @@ struct DeviceArguments: ParsableArguments {
         let descriptor = try descriptor()
         let options = DeviceOptions(
             monitorFlags: try parsedMonitorFlags(), regulatoryDomain: regulatoryDomain,
-            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB)
+            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB, usbTracePath: usbTrace, unplugAfterSeconds: unplugAfter)
         return try descriptor.bootAndOpen(options: options)
     }
 }

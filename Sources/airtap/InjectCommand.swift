@@ -5,6 +5,7 @@ import Capture
 import Foundation
 import LinuxKernel
 import RadioDevices
+import USBDevices
 import Wireless
 
 /// `airtap inject`: send radiotap + 802.11 frames on the monitor interface.
@@ -116,6 +117,18 @@ struct InjectCommand: ParsableCommand {
             sent += 1
         }
         writeStandardError("airtap: injected \(sent) of \(frames.count) frames on \(device.displayName), channel \(spec)\n")
+        if let emulated = device as? EmulatedRTL8187 {
+            // The URB completion is the adapter's ACK: wait for the last one.
+            var transmitted = emulated.model.statistics.framesTransmitted
+            let deadline = HostClock.monotonicNanoseconds() + 2_000_000_000
+            while transmitted < sent && HostClock.monotonicNanoseconds() < deadline {
+                HostClock.sleep(seconds: 0.005)
+                transmitted = emulated.model.statistics.framesTransmitted
+            }
+            writeStandardError(
+                "airtap: the emulated RTL8187 transmitted \(transmitted) frames on channel "
+                    + "\(emulated.model.tunedChannel.map(String.init) ?? "?") (bulk OUT 2)\n")
+        }
 
         guard let sim, let witness else { return }
         let writer = try peerOutput.map {

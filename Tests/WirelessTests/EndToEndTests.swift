@@ -219,7 +219,7 @@ struct AirtapBadInputTests {
     func unknownDevice() async throws {
         let run = try await ToolRunner.airtap("capture", "--device", "wifi9000", "-w", "/dev/null", "--verbose")
         #expect(!run.succeeded)
-        #expect(run.standardError.contains("unknown device \"wifi9000\"; valid devices: sim"), "\(run.diagnosis)")
+        #expect(run.standardError.contains("unknown device \"wifi9000\"; valid devices: sim, emulated:rtl8187"), "\(run.diagnosis)")
         #expect(!run.standardError.contains("Linux version"), "the kernel should not boot")
     }
 

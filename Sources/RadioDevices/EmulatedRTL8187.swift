@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import Capture
+import LinuxKernel
+import Synchronization
+import USBDevices
+import USBHost
+import Wireless
+
+/// `emulated:rtl8187`: the kernel's own rtl8187 driver on a software
+/// RTL8187L (`RTL8187Model`) plugged into the virtual USB host controller,
+/// the whole USB path without hardware. Its air carries the same kind of
+/// traffic as sim's peer (beacons, probe requests, data of a few networks),
+/// each network on its own channel.
+public final class EmulatedRTL8187: RadioDevice {
+    public static let descriptor = DeviceDescriptor(
+        name: "emulated:rtl8187",
+        summary: "an emulated RTL8187L USB adapter (0bda:8187) driven by the kernel's rtl8187 driver through the "
+            + "virtual USB host controller; its air carries beacons, probe requests and data of a few networks",
+        // No hwsim radios: the adapter's wiphy is the only one.
+        kernelCommandLine: "mac80211_hwsim.radios=0",
+        open: { kernel, options in try EmulatedRTL8187(kernel: kernel, options: options) })
+
+    public let name = "emulated:rtl8187"
+    public let kernel: Kernel
+    public let control: WirelessControl
+    public let wiphy: WiphyInfo
+    public let monitorInterface: WirelessInterface
+    public let model: RTL8187Model
+    public let controller: VirtualHostController
+    public let port: Int
+    /// From plugging the adapter in to its monitor interface being up.
+    public let bringUpSeconds: Double
+    public private(set) var currentChannel: ChannelSpec?
+    private let trace: USBMonitorTraceWriter?
+    private let traffic: EmulatedAirTraffic?
+    private let removal: AdapterRemoval
+    private var unplugTimer: JoinableThreadBox?
+    private let unplugAfterSeconds: Double?
+
+    public var interfaceDescription: String {
+        "airtap \(name): \(wiphy.name) (rtl8187 on the virtual USB host controller) in monitor mode"
+    }
+
+    public var isPresent: Bool { removal.isAttached }
+
+    public convenience init(kernel: Kernel, options: DeviceOptions) throws {
+        try self.init(kernel: kernel, options: options, modelOptions: RTL8187Model.Options())
+    }
+
+    /// Plugs a model in, waits for the driver's wlan interface, checks its
+    /// MAC address against the EEPROM's, and brings it up in monitor mode.
+    public init(
+        kernel: Kernel, options: DeviceOptions, modelOptions: RTL8187Model.Options,
+        bindTimeoutSeconds: Double = 15
+    ) throws {
+        self.kernel = kernel
+        let control = try WirelessControl(kernel: kernel)
+        self.control = control
+        if let code = options.regulatoryDomain {
+            _ = try control.setRegulatoryDomain(code)
+        }
+        do {
+            trace = try options.usbTracePath.map { try USBMonitorTraceWriter(path: $0) }
+        } catch {
+            throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "\(error)")
+        }
+        controller = VirtualHostController(trace: trace)
+        model = RTL8187Model(options: modelOptions)
+        unplugAfterSeconds = options.unplugAfterSeconds
+
+        let start = HostClock.monotonicNanoseconds()
+        do {
+            port = try controller.attach(model)
+        } catch {
+            throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "cannot plug the adapter in: \(error)")
+        }
+        var found: WirelessInterface?
+        let deadline = start + UInt64(bindTimeoutSeconds * 1e9)
+        while found == nil && HostClock.monotonicNanoseconds() < deadline {
+            found = try control.interfaces().first
+            if found == nil { HostClock.sleep(seconds: 0.005) }
+        }
+        guard let wlan = found else {
+            throw DeviceError.setupFailed(
+                device: "emulated:rtl8187",
+                reason: "no wlan interface appeared within \(Int(bindTimeoutSeconds)) s of plugging the RTL8187 model into "
+                    + "port \(port) (is CONFIG_RTL8187=y in the kernel library? run with --verbose for the kernel log)\n"
+                    + "--- kernel log tail ---\n\(kernel.consoleLog.suffixLines(25))")
+        }
+        guard wlan.macAddress == modelOptions.macAddress else {
+            throw DeviceError.setupFailed(
+                device: "emulated:rtl8187",
+                reason: "the driver's interface \(wlan.name) has MAC \(wlan.macAddressText), but the model's EEPROM holds "
+                    + "\(modelOptions.macAddress.map { hex2($0) }.joined(separator: ":")): the EEPROM read went wrong")
+        }
+        wiphy = try control.wiphy(index: wlan.wiphy)
+        if options.monitorFlags.contains(.active) && !wiphy.supportsActiveMonitor {
+            throw WirelessError.activeMonitorUnsupported(wiphy: wiphy.name)
+        }
+        if try control.isLinkUp(wlan) { try control.setLinkUp(wlan, up: false) }
+        try control.setMonitorMode(wlan, flags: options.monitorFlags)
+        // Opening the interface runs the driver's start: chip init, RF init, RX URBs.
+        try control.setLinkUp(wlan)
+        monitorInterface = try control.interface(named: wlan.name)
+        bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
+        traffic = options.simulatedTraffic ? EmulatedAirTraffic(model: model) : nil
+        removal = AdapterRemoval(controller: controller, port: port, traffic: traffic)
+    }
+
+    public func tune(_ spec: ChannelSpec) throws {
+        try wiphy.validate(spec, deviceName: "\(name) (\(wiphy.name))")
+        try control.setChannel(monitorInterface, to: spec)
+        // rtl8187_config writes RTL8225 register 7 before nl80211 answers.
+        let expected = spec.channelNumber
+        guard model.tunedChannel == expected else {
+            throw DeviceError.setupFailed(
+                device: name,
+                reason: "asked for channel \(spec) but the RTL8225 model was tuned to "
+                    + "\(model.tunedChannel.map(String.init) ?? "nothing") (RF register 7 = 0x\(String(model.rfRegisters[7], radix: 16)))")
+        }
+        currentChannel = spec
+        traffic?.start()
+        if let unplugAfterSeconds, unplugTimer == nil {
+            let removal = self.removal
+            unplugTimer = JoinableThreadBox(thread: try JoinableThread {
+                HostClock.sleep(seconds: unplugAfterSeconds)
+                try? removal.unplug()
+            })
+        }
+    }
+
+    /// Surprise removal: pulls the adapter out with its URBs pending.
+    public func unplug() throws {
+        try removal.unplug()
+    }
+
+    public func shutdown() {
+        traffic?.stop()
+        unplugTimer?.thread.join()
+        unplugTimer = nil
+        try? unplug()
+        trace?.flush()
+        try? trace?.close()
+    }
+}
+
+/// Pulls the adapter out once, from whichever thread asks first.
+final class AdapterRemoval: Sendable {
+    let controller: VirtualHostController
+    let port: Int
+    let traffic: EmulatedAirTraffic?
+    private let attached = Atomic<Bool>(true)
+
+    init(controller: VirtualHostController, port: Int, traffic: EmulatedAirTraffic?) {
+        self.controller = controller
+        self.port = port
+        self.traffic = traffic
+    }
+
+    var isAttached: Bool { attached.load(ordering: .acquiring) }
+
+    func unplug() throws {
+        guard attached.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        traffic?.stop()
+        do {
+            try controller.detach(port: port)
+        } catch {
+            throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "unplugging failed: \(error)")
+        }
+    }
+}
+
+/// The air around the emulated adapter: the networks of sim's traffic
+/// source on their own channels (2.4 GHz ones), beacons every ~100 ms at
+/// 1 Mb/s, probe requests from scanning stations on channels 1, 6 and 11,
+/// data from associated stations at OFDM rates. The adapter hears what is
+/// on its channel while it has receive URBs waiting; the rest is lost.
+final class EmulatedAirTraffic: Sendable {
+    private let model: RTL8187Model
+    private let running = Atomic<Bool>(false)
+    private let thread = Mutex<JoinableThreadBox?>(nil)
+
+    init(model: RTL8187Model) {
+        self.model = model
+    }
+
+    func start() {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let started = try? JoinableThread { [self] in run() }
+        thread.withLock { $0 = started.map(JoinableThreadBox.init) }
+    }
+
+    func stop() {
+        running.store(false, ordering: .releasing)
+        thread.withLock { box in
+            box?.thread.join()
+            box = nil
+        }
+    }
+
+    private func run() {
+        let networks = SimulatedTrafficSource.networks.filter { (1...14).contains($0.channel) }
+        var sequence: UInt16 = 0
+        var tick = 0
+        let start = HostClock.monotonicNanoseconds()
+        func nextSequence() -> UInt16 {
+            sequence &+= 1
+            return sequence & 0xFFF
+        }
+        while running.load(ordering: .acquiring) {
+            var frames: [RTL8187AirFrame] = []
+            let micros = (HostClock.monotonicNanoseconds() - start) / 1000
+            if tick % 10 == 0 {
+                for (index, network) in networks.enumerated() {
+                    frames.append(
+                        RTL8187AirFrame(
+                            channel: network.channel,
+                            frame: FrameBuilder.beacon(
+                                bssid: network.bssid, ssid: network.ssid, channel: network.channel, sequence: nextSequence(),
+                                timestampMicroseconds: micros, protected: network.protected),
+                            rateIndex: 0, signalDBm: -38 - 9 * index))
+                }
+            }
+            if tick % 25 == 5 {
+                let station = SimulatedTrafficSource.roamingStations[(tick / 25) % SimulatedTrafficSource.roamingStations.count]
+                let ssid = (tick / 25) % 2 == 0 ? "" : networks[(tick / 50) % networks.count].ssid
+                for channel in [1, 6, 11] {
+                    frames.append(
+                        RTL8187AirFrame(
+                            channel: channel,
+                            frame: FrameBuilder.probeRequest(station: station, ssid: ssid, sequence: nextSequence()),
+                            rateIndex: 0, signalDBm: -67))
+                }
+            }
+            if tick % 3 == 1 {
+                for (index, network) in networks.enumerated() where !network.stations.isEmpty {
+                    let station = network.stations[(tick / 3) % network.stations.count]
+                    frames.append(
+                        RTL8187AirFrame(
+                            channel: network.channel,
+                            frame: FrameBuilder.data(
+                                station: station, bssid: network.bssid, destination: .local(0x0E00_0001),
+                                sequence: nextSequence(), payloadLength: 60 + (tick % 7) * 100, marker: UInt32(tick)),
+                            rateIndex: 4 + (tick / 3) % 8, signalDBm: -45 - 6 * index - (tick % 5), shortPreamble: true))
+                }
+            }
+            if !frames.isEmpty {
+                try? model.putOnAir(frames, policy: .live)
+            }
+            tick += 1
+            HostClock.sleep(seconds: 0.01)
+        }
+    }
+}
+
+func hex2(_ byte: UInt8) -> String {
+    let text = String(byte, radix: 16)
+    return text.count == 1 ? "0" + text : text
+}
+
+extension String {
+    func suffixLines(_ count: Int) -> String {
+        split(separator: "\n", omittingEmptySubsequences: false).suffix(count).joined(separator: "\n")
+    }
+}
