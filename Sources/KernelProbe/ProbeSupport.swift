@@ -81,40 +81,27 @@ func waitUntil(seconds: Double, pollInterval: Double = 0.001, _ condition: () ->
     return true
 }
 
-/// A joinable pthread. Foundation's Thread cannot be joined, and the
-/// threads scenario needs to know each thread has fully exited (its TLS
-/// destructors, which release the kernel task, have run).
+/// The probe's host thread: a `JoinableThread` whose start failure fails
+/// the probe (the threads scenario joins them to know their kernel tasks
+/// were released).
 final class HostThread {
-    private let thread: pthread_t
+    private let thread: JoinableThread
 
-    private init(thread: pthread_t) {
+    private init(thread: JoinableThread) {
         self.thread = thread
-    }
-
-    private final class Body: Sendable {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     @discardableResult
     static func spawn(_ body: @escaping @Sendable () -> Void) -> HostThread {
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { rawContext in
-            guard let rawContext else { return nil }
-            Unmanaged<Body>.fromOpaque(rawContext).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<Body>.fromOpaque(context).release()
-            ProbeOutput.fail("pthread_create failed with status \(status)")
+        do {
+            return HostThread(thread: try JoinableThread(body))
+        } catch {
+            ProbeOutput.fail("\(error)")
         }
-        return HostThread(thread: thread)
     }
 
     func join() {
-        let status = pthread_join(thread, nil)
-        if status != 0 { ProbeOutput.fail("pthread_join failed with status \(status)") }
+        thread.join()
     }
 }
 

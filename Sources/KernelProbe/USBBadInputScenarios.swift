@@ -24,13 +24,7 @@ final class ScriptedDescriptorDevice: USBDevice {
     func submit(_ request: USBRequest) -> USBSubmitResult {
         guard request.type == .control else { return .refused(USBErrno.noEntry) }
         let setup = request.setup
-        func reply(_ data: [UInt8]) -> USBSubmitResult {
-            let count = min(data.count, Int(setup.length), request.length)
-            if count > 0, let buffer = request.buffer {
-                data.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: count) }
-            }
-            return .completed(.success(actualLength: count))
-        }
+        func reply(_ data: [UInt8]) -> USBSubmitResult { .completed(request.reply(data)) }
         switch (setup.requestType, setup.request, UInt8(setup.value >> 8)) {
         case (0x80, USBStandardRequest.getDescriptor, USBDescriptorType.device): return reply(deviceDescriptor)
         case (0x80, USBStandardRequest.getDescriptor, USBDescriptorType.configuration): return reply(configurationDescriptor)

@@ -35,7 +35,7 @@ public final class EmulatedRTL8187: RadioDevice {
     private let trace: USBMonitorTraceWriter?
     private let traffic: EmulatedAirTraffic?
     private let removal: AdapterRemoval
-    private var unplugTimer: JoinableThreadBox?
+    private var unplugTimer: JoinableThread?
     private let unplugAfterSeconds: Double?
 
     public var interfaceDescription: String {
@@ -123,10 +123,10 @@ public final class EmulatedRTL8187: RadioDevice {
         traffic?.start()
         if let unplugAfterSeconds, unplugTimer == nil {
             let removal = self.removal
-            unplugTimer = JoinableThreadBox(thread: try JoinableThread {
+            unplugTimer = try JoinableThread {
                 HostClock.sleep(seconds: unplugAfterSeconds)
                 try? removal.unplug()
-            })
+            }
         }
     }
 
@@ -137,7 +137,7 @@ public final class EmulatedRTL8187: RadioDevice {
 
     public func shutdown() {
         traffic?.stop()
-        unplugTimer?.thread.join()
+        unplugTimer?.join()
         unplugTimer = nil
         try? unplug()
         trace?.flush()
@@ -179,7 +179,7 @@ final class AdapterRemoval: Sendable {
 final class EmulatedAirTraffic: Sendable {
     private let model: RTL8187Model
     private let running = Atomic<Bool>(false)
-    private let thread = Mutex<JoinableThreadBox?>(nil)
+    private let thread = Mutex<JoinableThread?>(nil)
 
     init(model: RTL8187Model) {
         self.model = model
@@ -188,14 +188,14 @@ final class EmulatedAirTraffic: Sendable {
     func start() {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let started = try? JoinableThread { [self] in run() }
-        thread.withLock { $0 = started.map(JoinableThreadBox.init) }
+        thread.withLock { $0 = started }
     }
 
     func stop() {
         running.store(false, ordering: .releasing)
-        thread.withLock { box in
-            box?.thread.join()
-            box = nil
+        thread.withLock { thread in
+            thread?.join()
+            thread = nil
         }
     }
 

@@ -122,7 +122,7 @@ final class SimulatedTrafficSource: Sendable {
     private let frequency = Atomic<Int>(0)
     private let running = Atomic<Bool>(false)
     private let sent = Atomic<Int>(0)
-    private let thread = Mutex<JoinableThreadBox?>(nil)
+    private let thread = Mutex<JoinableThread?>(nil)
 
     init(injector: PacketInjector) throws {
         self.injector = injector
@@ -135,14 +135,14 @@ final class SimulatedTrafficSource: Sendable {
         self.frequency.store(frequency, ordering: .releasing)
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let started = try? JoinableThread { [self] in run() }
-        thread.withLock { $0 = started.map(JoinableThreadBox.init) }
+        thread.withLock { $0 = started }
     }
 
     func stop() {
         running.store(false, ordering: .releasing)
-        thread.withLock { box in
-            box?.thread.join()
-            box = nil
+        thread.withLock { thread in
+            thread?.join()
+            thread = nil
         }
         injector.close()
     }
@@ -202,9 +202,4 @@ final class SimulatedTrafficSource: Sendable {
             HostClock.sleep(seconds: tickSeconds)
         }
     }
-}
-
-/// JoinableThread is not Sendable (it is joined once, under the mutex).
-struct JoinableThreadBox: @unchecked Sendable {
-    let thread: JoinableThread
 }

@@ -335,14 +335,7 @@ public final class GadgetZero: USBDevice {
 
     private func handleControl(_ request: USBRequest, _ state: inout State) -> USBCompletion {
         let setup = request.setup
-        /// IN data stage: at most wLength and the buffer.
-        func reply(_ data: [UInt8]) -> USBCompletion {
-            let count = min(data.count, Int(setup.length), request.length)
-            if count > 0, let buffer = request.buffer {
-                data.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: count) }
-            }
-            return .success(actualLength: count)
-        }
+        let reply = request.reply
         let noData = USBCompletion.success(actualLength: 0)
 
         switch (setup.requestType, setup.request) {

@@ -506,13 +506,7 @@ public final class RTL8187Model: USBDevice {
 
     private func handleControl(_ request: USBRequest, _ state: inout State) -> USBCompletion {
         let setup = request.setup
-        func reply(_ data: [UInt8]) -> USBCompletion {
-            let count = min(data.count, Int(setup.length), request.length)
-            if count > 0, let buffer = request.buffer {
-                data.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: count) }
-            }
-            return .success(actualLength: count)
-        }
+        let reply = request.reply
         let noData = USBCompletion.success(actualLength: 0)
 
         switch (setup.requestType, setup.request) {

@@ -148,6 +148,16 @@ public struct USBRequest: @unchecked Sendable {
     public var bytes: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: buffer, count: buffer == nil ? 0 : length)
     }
+
+    /// Answers a control IN request with `data`: copies as much as both
+    /// wLength and the buffer allow (a device never sends more than asked).
+    public func reply(_ data: [UInt8]) -> USBCompletion {
+        let count = min(data.count, Int(setup.length), length)
+        if count > 0, let buffer {
+            data.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        }
+        return .success(actualLength: count)
+    }
 }
 
 /// How a request ended: success, or a Linux errno (`EPIPE` for a stall, ...).

@@ -127,7 +127,7 @@ struct BenchCommand: ParsableCommand {
         let failure = Mutex<String?>(nil)
         let startCPU = processCPUSeconds()
         let start = HostClock.monotonicNanoseconds()
-        let sender = try SenderThread {
+        let sender = try JoinableThread {
             let begin = HostClock.monotonicNanoseconds()
             for index in 0..<frameCount {
                 if let pacedRate {
@@ -148,12 +148,7 @@ struct BenchCommand: ParsableCommand {
         var captured = 0
         var lastArrival = HostClock.monotonicNanoseconds()
         while true {
-            let count = try capture.receiveBatch()
-            let timestamp = CaptureRun.realtimeNanoseconds()
-            for index in 0..<count {
-                let frame = capture.frame(at: index)
-                try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
-            }
+            let count = try writeNextBatch(from: capture, to: writer)
             captured += count
             let now = HostClock.monotonicNanoseconds()
             if count > 0 { lastArrival = now }
@@ -164,12 +159,7 @@ struct BenchCommand: ParsableCommand {
         let end = lastArrival
         sender.join()
         let cpu = processCPUSeconds() - startCPU
-        let statistics = try capture.statistics()
-        try writer.writeStatistics(
-            InterfaceStatistics(
-                startNanoseconds: 0, endNanoseconds: CaptureRun.realtimeNanoseconds(), received: statistics.received,
-                osDropped: statistics.dropped, delivered: UInt64(captured)))
-        try writer.close()
+        let statistics = try closeCapture(capture, writer: writer, delivered: captured)
         if let message = failure.withLock({ $0 }) { throw ValidationError("injection failed: \(message)") }
         return Measurement(
             frameSize: frameSize, sent: sentCount.load(ordering: .relaxed), captured: captured,
@@ -178,37 +168,36 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
+/// Receives one batch from `capture` and writes every frame, stamped with
+/// the batch's arrival time; returns how many.
+func writeNextBatch(from capture: PacketCapture, to writer: PcapNGWriter) throws -> Int {
+    let count = try capture.receiveBatch()
+    let timestamp = CaptureRun.realtimeNanoseconds()
+    for index in 0..<count {
+        let frame = capture.frame(at: index)
+        try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
+    }
+    return count
+}
+
+/// Ends a bench capture: the kernel's counters go into the closing
+/// interface statistics block, and the file is closed.
+func closeCapture(_ capture: PacketCapture, writer: PcapNGWriter, delivered: Int) throws -> PacketSocketStatistics {
+    let statistics = try capture.statistics()
+    try writer.writeStatistics(
+        InterfaceStatistics(
+            startNanoseconds: 0, endNanoseconds: CaptureRun.realtimeNanoseconds(), received: statistics.received,
+            osDropped: statistics.dropped, delivered: UInt64(delivered)))
+    try writer.close()
+    return statistics
+}
+
 /// User + system CPU time of the whole process (all threads).
 func processCPUSeconds() -> Double {
     var usage = rusage()
     _ = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-}
-
-/// A joinable pthread for the sender.
-final class SenderThread {
-    private var thread = pthread_t()
-
-    private final class Body: Sendable {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-
-    init(_ body: @escaping @Sendable () -> Void) throws {
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        let status = pthread_create(&thread, nil, { rawContext in
-            guard let rawContext else { return nil }
-            Unmanaged<Body>.fromOpaque(rawContext).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<Body>.fromOpaque(context).release()
-            throw ValidationError("pthread_create failed with status \(status)")
-        }
-    }
-
-    func join() { _ = pthread_join(thread, nil) }
 }
 
 extension String {

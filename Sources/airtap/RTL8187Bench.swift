@@ -72,12 +72,7 @@ extension BenchCommand {
         var captured = 0
         var lastArrival = start
         while true {
-            let count = try capture.receiveBatch()
-            let timestamp = CaptureRun.realtimeNanoseconds()
-            for index in 0..<count {
-                let frame = capture.frame(at: index)
-                try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
-            }
+            let count = try writeNextBatch(from: capture, to: writer)
             captured += count
             let now = HostClock.monotonicNanoseconds()
             if count > 0 { lastArrival = now }
@@ -86,12 +81,7 @@ extension BenchCommand {
         }
         let cpu = processCPUSeconds() - startCPU
         device.model.stopFlood()
-        let statistics = try capture.statistics()
-        try writer.writeStatistics(
-            InterfaceStatistics(
-                startNanoseconds: 0, endNanoseconds: CaptureRun.realtimeNanoseconds(), received: statistics.received,
-                osDropped: statistics.dropped, delivered: UInt64(captured)))
-        try writer.close()
+        let statistics = try closeCapture(capture, writer: writer, delivered: captured)
         let delivered = device.model.statistics.framesReceived - receivedBefore
         return Measurement(
             frameSize: frameSize, sent: delivered, captured: captured, seconds: Double(lastArrival - start) / 1e9,

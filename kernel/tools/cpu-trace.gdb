@@ -11,7 +11,7 @@ import gdb
 EVENTS = {1: "get-free", 2: "get-wait", 3: "get-handed", 4: "try-get",
           5: "release", 6: "handoff", 7: "wake-idle", 8: "switch",
           9: "idle-sleep", 10: "idle-woken", 11: "sched-away",
-          12: "app-wait", 13: "app-woken", 14: "syscall",
+          12: "app-wait", 13: "app-woken", 14: "enter",
           15: "switch-resumed"}
 ENTRIES, SIZE = 8192, 40
 next_seq = int(gdb.parse_and_eval("*(long *)&cpu_trace_next"))

@@ -223,7 +223,7 @@ long lkl_call_in_task(long (*fn)(void *arg), void *arg)
 	err = lkl_cpu_get();
 	if (err)
 		return err;
-	lkl_trace(LKL_TRACE_SYSCALL, 0, app->task ? app->task->pid : 0);
+	lkl_trace(LKL_TRACE_ENTER, (long)fn, app->task ? app->task->pid : 0);
 	if (current != app->task) {
 		lkl_run_pending_irqs();
 		err = switch_to_app_task(app);

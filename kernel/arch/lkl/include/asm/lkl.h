@@ -83,7 +83,7 @@ enum lkl_trace_event {
 	LKL_TRACE_SCHED_AWAY,		/* a parked task switched out */
 	LKL_TRACE_APP_WAIT,		/* app thread waits for its task */
 	LKL_TRACE_APP_WOKEN,		/* a: its task's pid */
-	LKL_TRACE_SYSCALL,		/* a: nr, b: own task's pid */
+	LKL_TRACE_ENTER,		/* a: function run, b: own task's pid */
 	LKL_TRACE_SWITCH_RESUMED,	/* a switched-out thread runs again */
 };
 
