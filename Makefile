@@ -3,12 +3,13 @@
 # make demo   build everything and capture a few seconds from the emulated RTL8187
 # make test   build and run every test (what .ci/run does)
 # make bench  print the performance figures recorded in BENCHMARKS.md
+# make hwtest with a real USB Wi-Fi adapter plugged in (not run by CI)
 
 KERNEL_LIB := build/out/lib/liblkl.a
 SWIFT_BIN  := .build/debug
 PROBE      := $(SWIFT_BIN)/airtap-kernel-probe
 
-.PHONY: all kernel swift test demo bench clean
+.PHONY: all kernel swift test demo bench hwtest clean
 
 all: swift
 
@@ -35,6 +36,18 @@ bench: swift
 	kernel/bench.sh $(PROBE)
 	$(SWIFT_BIN)/airtap bench
 	$(SWIFT_BIN)/airtap bench --device emulated:rtl8187
+
+# Real hardware (README, "Real adapters"): usbtest's control tests through
+# libusb, then 10 s of capture on channels 1, 6, 11 checked by tshark.
+# HWTEST_DEVICE selects the adapter (usb, usb:VID:PID, usb:BUS-PORT).
+HWTEST_DEVICE ?= usb
+hwtest: swift
+	$(SWIFT_BIN)/airtap list
+	$(PROBE) usb-hw $(HWTEST_DEVICE)
+	$(SWIFT_BIN)/airtap capture --device $(HWTEST_DEVICE) --channel 1,6,11 --hop-interval 0.5 \
+		--duration 10 -w build/hwtest.pcapng
+	@frames=$$(tshark -r build/hwtest.pcapng -T fields -e frame.number | wc -l); \
+	echo "hwtest: $$frames frames in build/hwtest.pcapng"; test "$$frames" -gt 0
 
 clean:
 	rm -rf build .build

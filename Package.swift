@@ -77,6 +77,38 @@ let package = Package(
             path: "Sources/USBDevices"
         ),
 
+        // libusb-1.0 from Debian (libusb-1.0-0-dev).
+        .systemLibrary(
+            name: "CLibUSB", path: "Sources/CLibUSB", pkgConfig: "libusb-1.0",
+            providers: [.apt(["libusb-1.0-0-dev"])]),
+
+        // Real USB devices through libusb: enumeration, device selectors, and
+        // LibUSBAdapter, a USBDevice whose transfers go to the real hardware
+        // and complete from libusb's event thread.
+        .target(
+            name: "HostUSB",
+            dependencies: [
+                "CLibUSB",
+                "USBHost",
+                "LinuxKernel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/HostUSB"
+        ),
+
+        // Which built-in driver binds which USB device (read from the kernel's
+        // own ID tables), the firmware each driver needs, udev rules.
+        .target(
+            name: "DriverTable",
+            dependencies: [
+                "CLinuxKernel",
+                "LinuxKernel",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/DriverTable"
+        ),
+
         .executableTarget(
             name: "KernelProbe",
             dependencies: [
@@ -85,6 +117,8 @@ let package = Package(
                 "CHostSyscall",
                 "USBHost",
                 "USBDevices",
+                "HostUSB",
+                "DriverTable",
                 "Capture",
                 "Wireless",
                 "RadioDevices",
@@ -130,7 +164,7 @@ let package = Package(
         // rtl8187 driver on a USB device model) and the capture loop.
         .target(
             name: "RadioDevices",
-            dependencies: ["Capture", "Wireless", "LinuxKernel", "USBHost", "USBDevices"],
+            dependencies: ["Capture", "Wireless", "LinuxKernel", "USBHost", "USBDevices", "HostUSB", "DriverTable"],
             path: "Sources/RadioDevices"
         ),
 
@@ -143,6 +177,8 @@ let package = Package(
                 "Capture",
                 "RadioDevices",
                 "USBDevices",
+                "HostUSB",
+                "DriverTable",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -170,6 +206,19 @@ let package = Package(
                 "KernelProbe",
             ],
             path: "Tests/USBHostTests"
+        ),
+
+        .testTarget(
+            name: "HostUSBTests",
+            dependencies: [
+                "HostUSB",
+                "DriverTable",
+                "USBHost",
+                // Not imported: makes `swift test` build the airtap binary the
+                // driver-table tests launch.
+                "airtap",
+            ],
+            path: "Tests/HostUSBTests"
         ),
 
         .testTarget(

@@ -21,7 +21,7 @@ func runThreads() throws {
 
     let kernel = try Kernel.boot()
     let watchdog = Watchdog(seconds: 60, message: "threads scenario stuck")
-    try mountProc(kernel)
+    try kernel.mountIfNeeded("proc", at: "/proc")
     let before = try countKernelTasks(kernel)
 
     let progress = ThreadProgress()
@@ -79,20 +79,6 @@ func runThreads() throws {
 
     watchdog.disarm()
     try kernel.halt()
-}
-
-/// Mounts procfs at /proc (the library boots without it).
-private func mountProc(_ kernel: Kernel) throws {
-    do {
-        try kernel.mkdir("/proc", mode: 0o555)
-    } catch KernelError.syscall(_, let errno) where errno == .fileExists {
-        // Already there: fine.
-    }
-    do {
-        try kernel.mount(source: "proc", target: "/proc", filesystemType: "proc")
-    } catch KernelError.syscall(_, let errno) where errno == .resourceBusy {
-        // Already mounted: fine.
-    }
 }
 
 /// Counts kernel processes (numeric /proc entries) and tasks (entries of

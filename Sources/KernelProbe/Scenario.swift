@@ -40,6 +40,9 @@ enum Scenario: String, CaseIterable {
     case rtl8187Receive = "rtl8187-rx"
     /// Injection recorded by the model; extra: frame count.
     case rtl8187Transmit = "rtl8187-tx"
+    /// A real USB device over libusb through usbtest's control tests
+    /// (`make hwtest`); extra: a device selector (default usb).
+    case usbHardware = "usb-hw"
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -60,6 +63,7 @@ enum Scenario: String, CaseIterable {
         case .rtl8187Probe: try runRTL8187Probe(tracePath: extra)
         case .rtl8187Receive: try runRTL8187Receive(arguments: extraArguments)
         case .rtl8187Transmit: try runRTL8187Transmit(arguments: extraArguments)
+        case .usbHardware: try runUSBHardwareTest(selectorText: extra)
         case .usbDetachInFlight: try runUSBDetachInFlight(count: extraArguments.first.flatMap { Int($0) } ?? 100)
         }
     }

@@ -36,10 +36,7 @@ enum USBFS {
 
     /// Mounts devtmpfs on /dev (the kernel's ramfs root has no /dev yet).
     static func mountDevices(_ kernel: Kernel) throws {
-        do {
-            try kernel.mkdir("/dev")
-        } catch KernelError.syscall(_, let errno) where errno == .fileExists {}
-        try kernel.mount(source: "devtmpfs", target: "/dev", filesystemType: "devtmpfs")
+        try kernel.mountIfNeeded("devtmpfs", at: "/dev")
     }
 
     /// Waits for a usbfs node on bus 1 other than the root hub (001).

@@ -75,12 +75,7 @@ public final class EmulatedRTL8187: RadioDevice {
         } catch {
             throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "cannot plug the adapter in: \(error)")
         }
-        var found: WirelessInterface?
-        let deadline = start + UInt64(bindTimeoutSeconds * 1e9)
-        while found == nil && HostClock.monotonicNanoseconds() < deadline {
-            found = try control.interfaces().first
-            if found == nil { HostClock.sleep(seconds: 0.005) }
-        }
+        let found = try waitForNewWirelessInterface(control: control, timeoutSeconds: bindTimeoutSeconds)
         guard let wlan = found else {
             throw DeviceError.setupFailed(
                 device: "emulated:rtl8187",
@@ -95,17 +90,10 @@ public final class EmulatedRTL8187: RadioDevice {
                     + "\(modelOptions.macAddress.map { hex2($0) }.joined(separator: ":")): the EEPROM read went wrong")
         }
         wiphy = try control.wiphy(index: wlan.wiphy)
-        if options.monitorFlags.contains(.active) && !wiphy.supportsActiveMonitor {
-            throw WirelessError.activeMonitorUnsupported(wiphy: wiphy.name)
-        }
-        if try control.isLinkUp(wlan) { try control.setLinkUp(wlan, up: false) }
-        try control.setMonitorMode(wlan, flags: options.monitorFlags)
-        // Opening the interface runs the driver's start: chip init, RF init, RX URBs.
-        try control.setLinkUp(wlan)
-        monitorInterface = try control.interface(named: wlan.name)
+        monitorInterface = try enterMonitorMode(wlan, wiphy: wiphy, control: control, flags: options.monitorFlags)
         bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
         traffic = options.simulatedTraffic ? EmulatedAirTraffic(model: model) : nil
-        removal = AdapterRemoval(controller: controller, port: port, traffic: traffic)
+        removal = AdapterRemoval(controller: controller, port: port, deviceName: "emulated:rtl8187", beforeUnplug: { [traffic] in traffic?.stop() })
     }
 
     public func tune(_ spec: ChannelSpec) throws {
@@ -142,32 +130,6 @@ public final class EmulatedRTL8187: RadioDevice {
         try? unplug()
         trace?.flush()
         try? trace?.close()
-    }
-}
-
-/// Pulls the adapter out once, from whichever thread asks first.
-final class AdapterRemoval: Sendable {
-    let controller: VirtualHostController
-    let port: Int
-    let traffic: EmulatedAirTraffic?
-    private let attached = Atomic<Bool>(true)
-
-    init(controller: VirtualHostController, port: Int, traffic: EmulatedAirTraffic?) {
-        self.controller = controller
-        self.port = port
-        self.traffic = traffic
-    }
-
-    var isAttached: Bool { attached.load(ordering: .acquiring) }
-
-    func unplug() throws {
-        guard attached.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        traffic?.stop()
-        do {
-            try controller.detach(port: port)
-        } catch {
-            throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "unplugging failed: \(error)")
-        }
     }
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import Capture
+import DriverTable
+import HostUSB
 import LinuxKernel
 import Wireless
 
@@ -58,11 +60,18 @@ public struct DeviceOptions: Sendable {
     /// Emulated USB devices: pull the adapter out this many seconds after
     /// the first tune (surprise removal, for testing what a capture does).
     public var unplugAfterSeconds: Double?
+    /// Real USB adapters: where the driver's firmware files are read from.
+    public var firmwareDirectory: String
+    /// Real USB adapters: split bulk transfers above this size (nil: no cap).
+    public var maxBulkTransferBytes: Int?
 
     public init(
         monitorFlags: MonitorFlags = .capture, regulatoryDomain: String? = nil, simulatedTraffic: Bool = true,
-        memoryMiB: Int = 256, usbTracePath: String? = nil, unplugAfterSeconds: Double? = nil
+        memoryMiB: Int = 256, usbTracePath: String? = nil, unplugAfterSeconds: Double? = nil,
+        firmwareDirectory: String = FirmwareCatalog.defaultDirectory, maxBulkTransferBytes: Int? = nil
     ) {
+        self.firmwareDirectory = firmwareDirectory
+        self.maxBulkTransferBytes = maxBulkTransferBytes
         self.monitorFlags = monitorFlags
         self.regulatoryDomain = regulatoryDomain
         self.simulatedTraffic = simulatedTraffic
@@ -119,12 +128,47 @@ public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum DeviceRegistry {
     public static let devices: [DeviceDescriptor] = [SimulatedRadios.descriptor, EmulatedRTL8187.descriptor]
 
-    public static var names: [String] { devices.map(\.name) }
+    /// Names for help texts: the fixed devices and the USB selector forms.
+    public static var names: [String] { devices.map(\.name) + ["usb", "usb:VID:PID", "usb:BUS-PORT"] }
 
     public static func descriptor(named name: String) throws -> DeviceDescriptor {
+        if USBDeviceSelector.looksLikeSelector(name) {
+            return try USBAdapterRadio.descriptor(selector: name)
+        }
         guard let found = devices.first(where: { $0.name == name }) else {
             throw DeviceError.unknownDevice(name, valid: names)
         }
         return found
     }
+}
+
+/// Monitor-mode bring-up shared by the USB radios: sets monitor mode with
+/// `flags` on the driver's interface and opens it (which runs the driver's
+/// start: chip init, receive URBs). Returns the interface as it is now.
+func enterMonitorMode(
+    _ wlan: WirelessInterface, wiphy: WiphyInfo, control: WirelessControl, flags: MonitorFlags
+) throws -> WirelessInterface {
+    if flags.contains(.active) && !wiphy.supportsActiveMonitor {
+        throw WirelessError.activeMonitorUnsupported(wiphy: wiphy.name)
+    }
+    if try control.isLinkUp(wlan) { try control.setLinkUp(wlan, up: false) }
+    try control.setMonitorMode(wlan, flags: flags)
+    try control.setLinkUp(wlan)
+    return try control.interface(named: wlan.name)
+}
+
+/// Polls until a driver has created a wireless interface not in `existing`
+/// (by interface index), `checkProgress` throws (it knows none will
+/// come: the driver gave up), or the deadline passes (nil).
+func waitForNewWirelessInterface(
+    control: WirelessControl, existing: Set<Int> = [], timeoutSeconds: Double,
+    checkProgress: () throws -> Void = {}
+) throws -> WirelessInterface? {
+    let deadline = HostClock.monotonicNanoseconds() + UInt64(timeoutSeconds * 1e9)
+    while HostClock.monotonicNanoseconds() < deadline {
+        if let found = try control.interfaces().first(where: { !existing.contains($0.index) }) { return found }
+        try checkProgress()
+        HostClock.sleep(seconds: 0.005)
+    }
+    return nil
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import ArgumentParser
+import DriverTable
 import LinuxKernel
 import RadioDevices
 import Wireless
@@ -31,12 +32,25 @@ struct DeviceArguments: ParsableArguments {
         help: ArgumentHelp("Emulated USB devices: unplug the adapter this many seconds after the first tune (surprise-removal test).", visibility: .hidden))
     var unplugAfter: Double?
 
+    @Option(
+        name: .customLong("firmware-dir"),
+        help: "USB adapters: directory the driver's firmware files are read from.")
+    var firmwareDirectory = FirmwareCatalog.defaultDirectory
+
+    @Option(
+        name: .customLong("usb-max-transfer"),
+        help: "USB adapters: split bulk transfers larger than this many bytes (for hosts that cannot complete large ones, e.g. 16384).")
+    var maxBulkTransferBytes: Int?
+
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
     /// Checks everything that can be checked before the kernel boots.
     func descriptor() throws -> DeviceDescriptor {
-        try DeviceRegistry.descriptor(named: device)
+        if let maxBulkTransferBytes, maxBulkTransferBytes < 512 {
+            throw ValidationError("--usb-max-transfer must be at least 512 bytes (one high-speed bulk packet), got \(maxBulkTransferBytes)")
+        }
+        return try DeviceRegistry.descriptor(named: device)
     }
 
     func parsedMonitorFlags() throws -> MonitorFlags {
@@ -48,7 +62,8 @@ struct DeviceArguments: ParsableArguments {
         let descriptor = try descriptor()
         let options = DeviceOptions(
             monitorFlags: try parsedMonitorFlags(), regulatoryDomain: regulatoryDomain,
-            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB, usbTracePath: usbTrace, unplugAfterSeconds: unplugAfter)
+            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB, usbTracePath: usbTrace, unplugAfterSeconds: unplugAfter,
+            firmwareDirectory: firmwareDirectory, maxBulkTransferBytes: maxBulkTransferBytes)
         return try descriptor.bootAndOpen(options: options)
     }
 }

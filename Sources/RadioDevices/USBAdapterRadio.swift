@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import Capture
+import DriverTable
+import HostUSB
+import LinuxKernel
+import USBHost
+import Wireless
+
+/// `usb`, `usb:VID:PID`, `usb:BUS-PORT`: a real USB Wi-Fi adapter on this
+/// host, driven by the kernel's own driver. libusb claims the device from
+/// the host (detaching the host's driver), `LibUSBAdapter` plugs it into
+/// the virtual host controller with its real descriptors, and its transfers
+/// complete from libusb's event thread as the controller's interrupt.
+public final class USBAdapterRadio: RadioDevice {
+    /// The descriptor for one selector (checked before the kernel boots).
+    public static func descriptor(selector text: String) throws -> DeviceDescriptor {
+        let selector = try USBDeviceSelector.parse(text)
+        return DeviceDescriptor(
+            name: text,
+            summary: "a USB Wi-Fi adapter on this host (\(selector)) driven by the kernel's own driver over libusb",
+            kernelCommandLine: "mac80211_hwsim.radios=0",
+            open: { kernel, options in try USBAdapterRadio(kernel: kernel, selector: selector, options: options) })
+    }
+
+    public let name: String
+    public let kernel: Kernel
+    public let control: WirelessControl
+    public let wiphy: WiphyInfo
+    public let monitorInterface: WirelessInterface
+    public let device: HostUSBDeviceInfo
+    /// The driver that bound it (module name, "rtw88_8822bu").
+    public let driver: DriverTable.Driver
+    public let adapter: LibUSBAdapter
+    public let controller: VirtualHostController
+    public let port: Int
+    /// From plugging the adapter in to its monitor interface being up.
+    public let bringUpSeconds: Double
+    public private(set) var currentChannel: ChannelSpec?
+    private let context: LibUSBContext
+    private let trace: USBMonitorTraceWriter?
+    private let removal: AdapterRemoval
+
+    public var interfaceDescription: String {
+        "airtap \(device.idText) \(device.product ?? "USB adapter") at \(device.location): \(wiphy.name) (\(driver.module)) in monitor mode"
+    }
+
+    public var isPresent: Bool { removal.isAttached }
+
+    static let firmwareGraceNanoseconds: UInt64 = 5_000_000_000
+
+    init(kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions, bindTimeoutSeconds: Double = 30) throws {
+        self.kernel = kernel
+        let table = try DriverTable.load(from: kernel)
+        context = try LibUSBContext()
+        let devices = try context.devices()
+        let chosen = try selector.select(from: devices) { table.wirelessDriver(for: $0.identity) != nil }
+        guard let driver = table.wirelessDriver(for: chosen.identity) else {
+            let known = table.candidates(for: chosen.identity).map(\.module)
+            throw DeviceError.setupFailed(
+                device: selector.description,
+                reason: "\(chosen.summary) is not a USB Wi-Fi adapter any built-in driver binds"
+                    + (known.isEmpty ? "" : " (drivers that know it: \(known.joined(separator: ", ")))")
+                    + "; `airtap list` shows which adapters are supported")
+        }
+        name = "usb:\(chosen.location)"
+        device = chosen
+        self.driver = driver
+
+        // Firmware: the driver asks for files by name through the kernel's
+        // loader, which reads the library's own /lib/firmware. Copy there
+        // what the host has of what the driver declares.
+        let catalog = FirmwareCatalog(directory: options.firmwareDirectory, builtIn: table.builtInFirmware)
+        try Self.stageFirmware(driver.firmware, from: catalog, into: kernel, deviceName: name)
+
+        control = try WirelessControl(kernel: kernel)
+        if let code = options.regulatoryDomain {
+            _ = try control.setRegulatoryDomain(code)
+        }
+        do {
+            trace = try options.usbTracePath.map { try USBMonitorTraceWriter(path: $0) }
+        } catch {
+            throw DeviceError.setupFailed(device: name, reason: "\(error)")
+        }
+        controller = VirtualHostController(trace: trace)
+        adapter = try context.open(chosen, options: LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
+
+        let start = HostClock.monotonicNanoseconds()
+        do {
+            port = try controller.attach(adapter)
+        } catch {
+            adapter.close()
+            throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter into the virtual host controller: \(error)")
+        }
+        let removal = AdapterRemoval(controller: controller, port: port, deviceName: name)
+        self.removal = removal
+        adapter.onRemoval = { removal.unplugSoon() }
+
+        let deviceName = name
+        let kernelLog = { kernel.consoleLog }
+        let found: WirelessInterface?
+        // A driver may try another file after a failed one (older firmware
+        // names): a failure decides only if nothing binds within a grace period.
+        var firstFirmwareFailure: UInt64?
+        do {
+            found = try waitForNewWirelessInterface(control: control, timeoutSeconds: bindTimeoutSeconds) {
+                if let missing = FirmwareCatalog.missingFiles(inKernelLog: kernelLog()) {
+                    let now = HostClock.monotonicNanoseconds()
+                    if now - (firstFirmwareFailure ?? now) > Self.firmwareGraceNanoseconds {
+                        throw MissingFirmwareError(driver: driver.module, files: missing, directory: catalog.directory)
+                    }
+                    firstFirmwareFailure = firstFirmwareFailure ?? now
+                }
+                if !removal.isAttached { throw DeviceError.removed(device: deviceName) }
+            }
+        } catch {
+            Self.release(removal: removal, adapter: adapter)
+            throw error
+        }
+        guard let wlan = found else {
+            Self.release(removal: removal, adapter: adapter)
+            if let missing = FirmwareCatalog.missingFiles(inKernelLog: kernel.consoleLog) {
+                throw MissingFirmwareError(driver: driver.module, files: missing, directory: catalog.directory)
+            }
+            throw DeviceError.setupFailed(
+                device: name,
+                reason: "\(driver.module) created no wlan interface within \(Int(bindTimeoutSeconds)) s of plugging "
+                    + "\(chosen.summary) in (run with --verbose for the kernel log)\n"
+                    + "--- kernel log tail ---\n\(kernel.consoleLog.suffixLines(25))")
+        }
+        do {
+            wiphy = try control.wiphy(index: wlan.wiphy)
+            monitorInterface = try enterMonitorMode(wlan, wiphy: wiphy, control: control, flags: options.monitorFlags)
+        } catch {
+            Self.release(removal: removal, adapter: adapter)
+            throw error
+        }
+        bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
+    }
+
+    public func tune(_ spec: ChannelSpec) throws {
+        try wiphy.validate(spec, deviceName: "\(name) (\(wiphy.name))")
+        try control.setChannel(monitorInterface, to: spec)
+        currentChannel = spec
+    }
+
+    public func shutdown() {
+        Self.release(removal: removal, adapter: adapter)
+        trace?.flush()
+        try? trace?.close()
+        context.close()
+    }
+
+    /// Unplugs from the virtual controller (the driver's disconnect runs),
+    /// then gives the device back to the host.
+    private static func release(removal: AdapterRemoval, adapter: LibUSBAdapter) {
+        try? removal.unplug()
+        removal.waitForUnplug()
+        adapter.close()
+    }
+
+    /// Copies the driver's firmware files the host has into the library's
+    /// /lib/firmware (the kernel loader's search path).
+    static func stageFirmware(_ files: [String], from catalog: FirmwareCatalog, into kernel: Kernel, deviceName: String) throws {
+        for file in files {
+            guard case .present = catalog.availability(of: file) else { continue }
+            let target = "/lib/firmware/" + file
+            do {
+                let bytes = try catalog.contents(of: file)
+                if let slash = target.lastIndex(of: "/") { try kernel.makeDirectories(String(target[..<slash])) }
+                try kernel.writeFile(target, bytes)
+            } catch {
+                throw DeviceError.setupFailed(
+                    device: deviceName, reason: "cannot copy firmware \(file) from \(catalog.directory): \(error)")
+            }
+        }
+    }
+}
+
+extension HostUSBDeviceInfo {
+    /// What the kernel's ID matching looks at.
+    public var identity: USBDeviceIdentity {
+        USBDeviceIdentity(
+            vendorID: vendorID, productID: productID, bcdDevice: deviceVersion, deviceClass: deviceClass,
+            deviceSubclass: deviceSubClass, deviceProtocol: deviceProtocol,
+            interfaces: interfaces.map {
+                USBInterfaceIdentity(
+                    number: $0.number, interfaceClass: $0.interfaceClass, interfaceSubclass: $0.interfaceSubClass,
+                    interfaceProtocol: $0.interfaceProtocol)
+            })
+    }
+}

@@ -1,0 +1,1 @@
+../WirelessTests/AirtapRunner.swift
