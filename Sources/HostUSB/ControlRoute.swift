@@ -43,6 +43,14 @@ enum ControlRoute: Equatable, Sendable {
         }
     }
 
+    /// Answered from the descriptors read at open, without device I/O.
+    var isAnsweredFromCache: Bool {
+        switch self {
+        case .deviceDescriptor, .configurationDescriptor: return true
+        case .setConfiguration, .setInterface, .clearEndpointHalt, .forward: return false
+        }
+    }
+
     /// Needs a blocking libusb call, so it runs on the adapter's worker.
     var isBlocking: Bool {
         switch self {

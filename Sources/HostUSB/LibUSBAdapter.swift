@@ -13,7 +13,9 @@ import USBHost
 /// real device, and completes from libusb's event thread.
 ///
 /// * GET_DESCRIPTOR(DEVICE / CONFIGURATION) is answered from descriptors
-///   read at open (rewritten for high speed if the device is SuperSpeed).
+///   read at open (rewritten for high speed if the device is SuperSpeed),
+///   at once unless earlier EP0 requests are still outstanding: then in
+///   order behind them, as a device answers its control requests.
 /// * SET_CONFIGURATION, SET_INTERFACE, CLEAR_FEATURE(ENDPOINT_HALT) and
 ///   port resets use libusb's blocking calls for them, on a per-adapter
 ///   worker thread (kernel callbacks must not block). EP0 requests that
@@ -67,6 +69,8 @@ public final class LibUSBAdapter: USBDevice {
     private let environment: AdapterEnvironment
     private let state: Mutex<State>
     private let workerWakeup = DispatchSemaphore(value: 0)
+    /// Wakes the worker waiting for EP0 transfers to finish.
+    private let controlSettled = DispatchSemaphore(value: 0)
     private let worker = Mutex<JoinableThread?>(nil)
     private let logger = Logger(label: "airtap.usb")
 
@@ -94,7 +98,9 @@ public final class LibUSBAdapter: USBDevice {
                 Logger(label: "airtap.usb").debug(
                     "\(info.location): no automatic host driver detach: \(LibUSBStatus.describe(libUSBError: detachResult))")
             }
-            let cache = try readDescriptors(handle: opened, info: info)
+            let cache = try readDescriptors(info: info) { type, index, bytes in
+                libusb_get_descriptor(opened, type, index, &bytes, Int32(bytes.count))
+            }
             var active: Int32 = 0
             let configResult = libusb_get_configuration(opened, &active)
             guard configResult == 0 else {
@@ -264,6 +270,7 @@ public final class LibUSBAdapter: USBDevice {
             return false
         }
         guard !alreadyStopped else { return }
+        controlSettled.signal()  // a worker waiting on EP0 gives up
         waitForTransfers()
     }
 
@@ -303,21 +310,17 @@ public final class LibUSBAdapter: USBDevice {
 
     private func submitControl(_ request: USBRequest) -> USBSubmitResult {
         let route = request.endpointNumber == 0 ? ControlRoute(request.setup) : .forward
-        switch route {
-        case .deviceDescriptor:
-            state.withLock { $0.statistics.descriptorsFromCache += 1 }
-            return .completed(request.reply(descriptors.device))
-        case .configurationDescriptor(let index):
-            state.withLock { $0.statistics.descriptorsFromCache += 1 }
-            guard Int(index) < descriptors.configurations.count else { return .completed(.stall) }
-            return .completed(request.reply(descriptors.configurations[Int(index)]))
-        case .setConfiguration, .setInterface, .clearEndpointHalt, .forward:
-            break
-        }
-        enum Decision { case refuse(Errno), queue, launch }
+        enum Decision { case refuse(Errno), queue, launch, answerFromCache }
         let decision: Decision = state.withLock { state in
-            if state.stopped || state.removed { return .refuse(USBErrno.noDevice) }
-            guard route.isBlocking || state.workerHasWork else { return .launch }
+            if route.isAnsweredFromCache {
+                // Answered now only if it cannot overtake an earlier EP0
+                // request: a device completes control requests in order.
+                guard state.workerHasWork || state.controlTransfersInFlight > 0 else { return .answerFromCache }
+            } else {
+                if state.stopped || state.removed { return .refuse(USBErrno.noDevice) }
+                // Forwarded requests keep their order on the device itself.
+                guard route.isBlocking || state.workerHasWork else { return .launch }
+            }
             state.requests[request.handle] = RequestRecord(phase: .queued)
             state.workerJobs.append(.request(request, route))
             return .queue
@@ -330,6 +333,22 @@ public final class LibUSBAdapter: USBDevice {
             return .pending
         case .launch:
             return launch(request)
+        case .answerFromCache:
+            state.withLock { $0.statistics.descriptorsFromCache += 1 }
+            return .completed(cachedAnswer(request, route))
+        }
+    }
+
+    /// GET_DESCRIPTOR(DEVICE / CONFIGURATION) from the cache, into the request's buffer.
+    private func cachedAnswer(_ request: USBRequest, _ route: ControlRoute) -> USBCompletion {
+        switch route {
+        case .deviceDescriptor:
+            return request.reply(descriptors.device)
+        case .configurationDescriptor(let index):
+            guard Int(index) < descriptors.configurations.count else { return .stall }
+            return request.reply(descriptors.configurations[Int(index)])
+        case .setConfiguration, .setInterface, .clearEndpointHalt, .forward:
+            return .stall
         }
     }
 
@@ -350,6 +369,7 @@ public final class LibUSBAdapter: USBDevice {
             }
             state.requests[request.handle] = RequestRecord(phase: .submitting(job))
             state.outstandingTransfers += 1
+            if request.type == .control { state.controlTransfersInFlight += 1 }
             state.deviceTouchedSinceReset = true
             return nil
         }
@@ -386,6 +406,7 @@ public final class LibUSBAdapter: USBDevice {
             guard result == 0 else {
                 state.requests[handleValue] = nil
                 state.outstandingTransfers -= 1
+                if job.request.type == .control { endControlTransfer(&state) }
                 if result == LIBUSB_ERROR_NO_DEVICE.rawValue { state.removed = true }
                 return LibUSBStatus.errno(forLibUSBError: result)
             }
@@ -417,6 +438,7 @@ public final class LibUSBAdapter: USBDevice {
             if state.stopped {
                 state.requests[request.handle] = nil
                 state.outstandingTransfers -= 1
+                if request.type == .control { endControlTransfer(&state) }
                 return .drop
             }
             var completion: USBCompletion
@@ -459,6 +481,9 @@ public final class LibUSBAdapter: USBDevice {
                 logger.debug("\(info.location): \(request.endpointText) \(request.setupText)ended with -\(error.rawValue) (\(error)), \(completion.actualLength) bytes")
             }
             complete(request.handle, completion)
+            // Counted out only now that its URB is completed: what the
+            // worker answers next must reach the kernel after it.
+            if request.type == .control { state.withLock { endControlTransfer(&$0) } }
             if status == LIBUSB_TRANSFER_NO_DEVICE { deviceRemoved(reason: "transfer reported no device") }
         }
     }
@@ -501,6 +526,9 @@ public final class LibUSBAdapter: USBDevice {
         case .portReset:
             resetDevice()
         case .request(let request, let route):
+            // libusb's blocking calls return before the event thread has
+            // given back earlier EP0 transfers: let those complete first.
+            if route.isBlocking { waitForControlTransfers() }
             switch route {
             case .setConfiguration(let value):
                 finishWithoutTransfer(request.handle, setConfiguration(value))
@@ -512,10 +540,40 @@ public final class LibUSBAdapter: USBDevice {
                 state.withLock { $0.deviceTouchedSinceReset = true }
                 let result = operations.clearHalt(endpoint: endpoint)
                 finishWithoutTransfer(request.handle, Self.standardRequestCompletion(result))
-            case .forward, .deviceDescriptor, .configurationDescriptor:
+            case .deviceDescriptor, .configurationDescriptor:
+                waitForControlTransfers()
+                // Written under the lock, as control IN data: stop() cannot pass meanwhile.
+                let answer: USBCompletion? = state.withLock { state in
+                    guard !state.stopped, state.requests[request.handle] != nil else { return nil }
+                    state.statistics.descriptorsFromCache += 1
+                    return cachedAnswer(request, route)
+                }
+                finishWithoutTransfer(request.handle, answer ?? .failure(USBErrno.shutdown))
+            case .forward:
                 _ = launch(request, fromWorker: true)
             }
         }
+    }
+
+    /// Waits until no control transfer is in libusb (or the adapter stopped),
+    /// so what the worker completes next follows them on EP0.
+    private func waitForControlTransfers() {
+        while state.withLock({ state in
+            guard state.controlTransfersInFlight > 0, !state.stopped else { return false }
+            state.workerAwaitsControl = true
+            return true
+        }) {
+            controlSettled.wait()
+        }
+    }
+
+    /// A control transfer is over (under the lock); wakes a waiting worker
+    /// when it was the last one.
+    private func endControlTransfer(_ state: inout State) {
+        state.controlTransfersInFlight -= 1
+        guard state.controlTransfersInFlight == 0, state.workerAwaitsControl else { return }
+        state.workerAwaitsControl = false
+        controlSettled.signal()
     }
 
     /// SET_CONFIGURATION on the real device through libusb: usbfs refuses
@@ -687,7 +745,7 @@ public final class LibUSBAdapter: USBDevice {
 
     // MARK: Open
 
-    private static func openError(_ code: Int32, call: String, info: HostUSBDeviceInfo) -> HostUSBError {
+    static func openError(_ code: Int32, call: String, info: HostUSBDeviceInfo) -> HostUSBError {
         switch code {
         case LIBUSB_ERROR_ACCESS.rawValue:
             return .permissionDenied(node: info.nodePath, user: HostAccessCheck.currentUserName())
@@ -703,10 +761,15 @@ public final class LibUSBAdapter: USBDevice {
     }
 
     /// The device descriptor and every configuration, full length.
-    private static func readDescriptors(handle: OpaquePointer, info: HostUSBDeviceInfo) throws(HostUSBError) -> USBDescriptorCache {
+    /// `getDescriptor(type, index, &buffer)` is a GET_DESCRIPTOR of at most
+    /// `buffer.count` bytes, answering as `libusb_get_descriptor` does (the
+    /// byte count or a negative `libusb_error`).
+    static func readDescriptors(
+        info: HostUSBDeviceInfo, getDescriptor: (UInt8, UInt8, inout [UInt8]) -> Int32
+    ) throws(HostUSBError) -> USBDescriptorCache {
         func read(_ type: UInt8, _ index: UInt8, _ length: Int) throws(HostUSBError) -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: length)
-            let count = libusb_get_descriptor(handle, type, index, &bytes, Int32(length))
+            let count = getDescriptor(type, index, &bytes)
             guard count >= 0 else {
                 throw openError(count, call: "GET_DESCRIPTOR(type \(type), index \(index))", info: info)
             }
@@ -748,6 +811,10 @@ public final class LibUSBAdapter: USBDevice {
         var workerExit = false
         /// libusb transfers submitted whose callback has not finished them.
         var outstandingTransfers = 0
+        /// Of those, control transfers (their URBs not yet completed).
+        var controlTransfersInFlight = 0
+        /// The worker waits on `controlSettled` for them to reach 0.
+        var workerAwaitsControl = false
         var configuration: UInt8
         var claimedInterfaces: [UInt8]
         /// Something reached the real device since the last port reset.

@@ -43,6 +43,12 @@ enum Scenario: String, CaseIterable {
     /// A real USB device over libusb through usbtest's control tests
     /// (`make hwtest`); extra: a device selector (default usb).
     case usbHardware = "usb-hw"
+    /// usbtest against gadget zero behind LibUSBAdapter, a model standing
+    /// in for the hardware behind libusb; extra: comma-separated test numbers.
+    case usbtestOverLibUSB = "usbtest-libusb"
+    /// The rtl8187 driver on the RTL8187 model behind LibUSBAdapter: bind,
+    /// monitor mode, RX, surprise removal; extra: air frame count.
+    case rtl8187OverLibUSB = "rtl8187-libusb"
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -64,6 +70,8 @@ enum Scenario: String, CaseIterable {
         case .rtl8187Receive: try runRTL8187Receive(arguments: extraArguments)
         case .rtl8187Transmit: try runRTL8187Transmit(arguments: extraArguments)
         case .usbHardware: try runUSBHardwareTest(selectorText: extra)
+        case .usbtestOverLibUSB: try runUSBTestOverLibUSB(selection: extra)
+        case .rtl8187OverLibUSB: try runRTL8187OverLibUSB(arguments: extraArguments)
         case .usbDetachInFlight: try runUSBDetachInFlight(count: extraArguments.first.flatMap { Int($0) } ?? 100)
         }
     }

@@ -53,8 +53,7 @@ let isochronousTests: Set<UInt32> = [15, 16, 22, 23]
 /// comma-separated numbers in `selection`) through usbfs as testusb does,
 /// prints a table and one RESULT line per case.
 func runUSBTest(selection: String) throws {
-    let wanted = Set(selection.split(separator: ",").compactMap { UInt32($0.trimmingCharacters(in: .whitespaces)) })
-    let cases = wanted.isEmpty ? usbtestCases : usbtestCases.filter { wanted.contains($0.test) }
+    let cases = selectedUSBTestCases(selection)
     let watchdog = Watchdog(seconds: 300, message: "usbtest scenario")
     defer { watchdog.disarm() }
 
@@ -67,6 +66,32 @@ func runUSBTest(selection: String) throws {
     let fd = try kernel.open(node, flags: .readWrite)
     try bench.waitForUSBTest(fd: fd)
 
+    let failures = try runUSBTestCases(kernel, fd: fd, cases: cases)
+    let statistics = gadget.statistics
+    ProbeOutput.result([
+        "usbtest_failures": "\(failures)",
+        "sink_pattern_errors": "\(statistics.sinkPatternErrors)",
+        "set_address_handled": "\(bench.controller.statistics.setAddressHandled)",
+    ])
+
+    try kernel.close(fd)
+    try bench.requireNothingInFlight("after_tests")
+    try bench.controller.detach(port: port)
+    try bench.requireNothingInFlight("after_detach")
+    try kernel.halt()
+    ProbeOutput.result("halted", 1)
+}
+
+/// `usbtestCases`, or those whose numbers the comma-separated `selection` names.
+func selectedUSBTestCases(_ selection: String) -> [USBTestParameters] {
+    let wanted = Set(selection.split(separator: ",").compactMap { UInt32($0.trimmingCharacters(in: .whitespaces)) })
+    return wanted.isEmpty ? usbtestCases : usbtestCases.filter { wanted.contains($0.test) }
+}
+
+/// Runs `cases` on the usbtest-bound device open as `fd`, as testusb
+/// does: one USBTEST line per case, then the table. Returns the failures
+/// (isochronous cases refused with EOPNOTSUPP are unsupported, not failed).
+func runUSBTestCases(_ kernel: Kernel, fd: Int, cases: [USBTestParameters]) throws -> Int {
     var rows: [(USBTestParameters, String, String)] = []
     var failures = 0
     for parameters in cases {
@@ -96,19 +121,7 @@ func runUSBTest(selection: String) throws {
         ProbeOutput.emit(
             "TABLE| \(parameters.test) | \(parameters.iterations) | \(parameters.length) | \(parameters.vary) | \(parameters.sglen) | \(result) | \(duration)")
     }
-    let statistics = gadget.statistics
-    ProbeOutput.result([
-        "usbtest_failures": "\(failures)",
-        "sink_pattern_errors": "\(statistics.sinkPatternErrors)",
-        "set_address_handled": "\(bench.controller.statistics.setAddressHandled)",
-    ])
-
-    try kernel.close(fd)
-    try bench.requireNothingInFlight("after_tests")
-    try bench.controller.detach(port: port)
-    try bench.requireNothingInFlight("after_detach")
-    try kernel.halt()
-    ProbeOutput.result("halted", 1)
+    return failures
 }
 
 /// Attaches gadget zero with a usbmon trace to `path`, lets it enumerate,

@@ -37,7 +37,7 @@ public final class USBAdapterRadio: RadioDevice {
     /// From plugging the adapter in to its monitor interface being up.
     public let bringUpSeconds: Double
     public private(set) var currentChannel: ChannelSpec?
-    private let context: LibUSBContext
+    private let context: LibUSBContext?
     private let trace: USBMonitorTraceWriter?
     private let removal: AdapterRemoval
 
@@ -49,11 +49,26 @@ public final class USBAdapterRadio: RadioDevice {
 
     static let firmwareGraceNanoseconds: UInt64 = 5_000_000_000
 
-    init(kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions, bindTimeoutSeconds: Double = 30) throws {
+    /// Opens the adapter `selector` names among this host's USB devices.
+    convenience init(kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions) throws {
+        let context = try LibUSBContext()
+        try self.init(
+            kernel: kernel, selector: selector, options: options, devices: try context.devices(), context: context,
+            openAdapter: { device, adapterOptions in try context.open(device, options: adapterOptions) })
+    }
+
+    /// Picks the device among `devices`, stages its driver's firmware, opens
+    /// it with `openAdapter`, plugs it in and brings the driver's interface
+    /// up in monitor mode. `context` (closed at shutdown) owns the devices.
+    init(
+        kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions, devices: [HostUSBDeviceInfo],
+        context: LibUSBContext?,
+        openAdapter: (HostUSBDeviceInfo, LibUSBAdapter.Options) throws -> LibUSBAdapter,
+        bindTimeoutSeconds: Double = 30
+    ) throws {
         self.kernel = kernel
+        self.context = context
         let table = try DriverTable.load(from: kernel)
-        context = try LibUSBContext()
-        let devices = try context.devices()
         let chosen = try selector.select(from: devices) { table.wirelessDriver(for: $0.identity) != nil }
         guard let driver = table.wirelessDriver(for: chosen.identity) else {
             let known = table.candidates(for: chosen.identity).map(\.module)
@@ -83,7 +98,7 @@ public final class USBAdapterRadio: RadioDevice {
             throw DeviceError.setupFailed(device: name, reason: "\(error)")
         }
         controller = VirtualHostController(trace: trace)
-        adapter = try context.open(chosen, options: LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
+        adapter = try openAdapter(chosen, LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
 
         let start = HostClock.monotonicNanoseconds()
         do {
@@ -148,7 +163,7 @@ public final class USBAdapterRadio: RadioDevice {
         Self.release(removal: removal, adapter: adapter)
         trace?.flush()
         try? trace?.close()
-        context.close()
+        context?.close()
     }
 
     /// Unplugs from the virtual controller (the driver's disconnect runs),

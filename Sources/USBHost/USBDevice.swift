@@ -41,13 +41,41 @@ extension USBDevice {
 
 /// What a device uses to complete the requests it kept (`.pending`).
 public struct USBDeviceLink: Sendable {
-    let controller: VirtualHostController
+    private enum Destination: Sendable {
+        /// The bridge: the usual case, called directly (no closure in between).
+        case controller(VirtualHostController, AttachedDevice)
+        /// Whatever hosts the device instead of the bridge.
+        case handler(port: Int, complete: @Sendable (UInt64, USBCompletion) throws(USBHostError) -> Void)
+    }
+
+    private let destination: Destination
+
+    init(controller: VirtualHostController, portBox: AttachedDevice) {
+        destination = .controller(controller, portBox)
+    }
+
+    /// A link whose completions go to `complete` rather than to a
+    /// `VirtualHostController`: for a device hosted by something else (a
+    /// model standing in for real hardware behind libusb). `complete` has
+    /// the contract of `VirtualHostController.complete`: any thread, once
+    /// per pending request, throwing for unknown or repeated handles.
+    public init(port: Int, complete: @escaping @Sendable (UInt64, USBCompletion) throws(USBHostError) -> Void) {
+        destination = .handler(port: port, complete: complete)
+    }
+
     /// Root-hub port the device is plugged into (0 until the kernel assigned one).
-    public var port: Int { portBox.port }
-    let portBox: AttachedDevice
+    public var port: Int {
+        switch destination {
+        case .controller(_, let attached): return attached.port
+        case .handler(let port, _): return port
+        }
+    }
 
     /// Completes a pending request; see `VirtualHostController.complete`.
     public func complete(_ handle: UInt64, _ completion: USBCompletion) throws(USBHostError) {
-        try controller.complete(handle, completion)
+        switch destination {
+        case .controller(let controller, _): try controller.complete(handle, completion)
+        case .handler(_, let complete): try complete(handle, completion)
+        }
     }
 }

@@ -212,6 +212,32 @@ struct LibUSBAdapterTests {
         #expect(eventually { adapter.submit(direct) == .pending && device.submitted.count == 3 })
     }
 
+    @Test("EP0 completes in order: cache answers and blocking requests wait for control transfers still in libusb")
+    func controlOrder() throws {
+        let adapter = try makeAdapter()
+        defer { adapter.close() }
+        let status = buffers.control(0x80, 0, length: 2)
+        #expect(adapter.submit(status) == .pending)
+        let descriptor = buffers.control(0x80, 6, value: 0x0100, length: 18)
+        #expect(adapter.submit(descriptor) == .pending, "answering now would overtake GET_STATUS")
+        let setInterface = buffers.control(0x01, 11, value: 1, index: 0)
+        #expect(adapter.submit(setInterface) == .pending)
+        #expect(eventually(0.2) { false } == false)  // time for a wrongly early completion to show
+        #expect(completions.all.isEmpty)
+        #expect(!device.calls.contains(.setInterface(0, 1)), "libusb's call would pass the transfer on EP0")
+
+        device.finish(try #require(device.submitted.first), actualLength: 2, data: [1, 0])
+        #expect(eventually { completions.all.count == 3 })
+        #expect(completions.handles == [status.handle, descriptor.handle, setInterface.handle])
+        #expect(completions.completion(of: descriptor.handle) == .success(actualLength: 18))
+        #expect(bytes(descriptor, 18) == HighSpeedPresentation.deviceDescriptor(TestDescriptors.superSpeedDevice))
+        #expect(adapter.statistics.descriptorsFromCache == 1)
+
+        // EP0 idle again: the cache answers at once.
+        let again = buffers.control(0x80, 6, value: 0x0100, length: 18)
+        #expect(eventually { adapter.submit(again) == .completed(.success(actualLength: 18)) })
+    }
+
     @Test("cancelling a request that waits for the worker completes it at once, and it never reaches the device")
     func cancelQueued() throws {
         let adapter = try makeAdapter()
