@@ -126,7 +126,9 @@ public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Every device airtap can open, by name. New kinds (real USB adapters) add
 /// a descriptor here; capture and injection need no change.
 public enum DeviceRegistry {
-    public static let devices: [DeviceDescriptor] = [SimulatedRadios.descriptor, EmulatedRTL8187.descriptor]
+    public static let devices: [DeviceDescriptor] = [
+        SimulatedRadios.descriptor, EmulatedRTL8187.descriptor, StandInUSBAdapter.descriptor,
+    ]
 
     /// Names for help texts: the fixed devices and the USB selector forms.
     public static var names: [String] { devices.map(\.name) + ["usb", "usb:VID:PID", "usb:BUS-PORT"] }

@@ -3,6 +3,7 @@
 import Capture
 import DriverTable
 import HostUSB
+import USBDevices
 import LinuxKernel
 import USBHost
 import Wireless
@@ -38,6 +39,12 @@ public final class USBAdapterRadio: RadioDevice {
     public let bringUpSeconds: Double
     public private(set) var currentChannel: ChannelSpec?
     private let context: LibUSBContext?
+    /// Stand-in hardware only (`emulated-libusb:rtl8187`): the model's air,
+    /// and a way to pull the "device" out behind libusb for --unplug-after.
+    private let standInAir: EmulatedAirTraffic?
+    private let standInUnplug: (@Sendable () -> Void)?
+    private let unplugAfterSeconds: Double?
+    private var unplugTimer: JoinableThread?
     private let trace: USBMonitorTraceWriter?
     private let removal: AdapterRemoval
 
@@ -64,10 +71,14 @@ public final class USBAdapterRadio: RadioDevice {
         kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions, devices: [HostUSBDeviceInfo],
         context: LibUSBContext?,
         openAdapter: (HostUSBDeviceInfo, LibUSBAdapter.Options) throws -> LibUSBAdapter,
+        standInAir: EmulatedAirTraffic? = nil, standInUnplug: (@Sendable () -> Void)? = nil, displayName: String? = nil,
         bindTimeoutSeconds: Double = 30
     ) throws {
         self.kernel = kernel
         self.context = context
+        self.standInAir = standInAir
+        self.standInUnplug = standInUnplug
+        unplugAfterSeconds = options.unplugAfterSeconds
         let table = try DriverTable.load(from: kernel)
         let chosen = try selector.select(from: devices) { table.wirelessDriver(for: $0.identity) != nil }
         guard let driver = table.wirelessDriver(for: chosen.identity) else {
@@ -78,7 +89,7 @@ public final class USBAdapterRadio: RadioDevice {
                     + (known.isEmpty ? "" : " (drivers that know it: \(known.joined(separator: ", ")))")
                     + "; `airtap list` shows which adapters are supported")
         }
-        name = "usb:\(chosen.location)"
+        name = displayName ?? "usb:\(chosen.location)"
         device = chosen
         self.driver = driver
 
@@ -107,7 +118,8 @@ public final class USBAdapterRadio: RadioDevice {
             adapter.close()
             throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter into the virtual host controller: \(error)")
         }
-        let removal = AdapterRemoval(controller: controller, port: port, deviceName: name)
+        let removal = AdapterRemoval(
+            controller: controller, port: port, deviceName: name, beforeUnplug: { standInAir?.stop() })
         self.removal = removal
         adapter.onRemoval = { removal.unplugSoon() }
 
@@ -157,9 +169,18 @@ public final class USBAdapterRadio: RadioDevice {
         try wiphy.validate(spec, deviceName: "\(name) (\(wiphy.name))")
         try control.setChannel(monitorInterface, to: spec)
         currentChannel = spec
+        standInAir?.start()
+        if let unplugAfterSeconds, let standInUnplug, unplugTimer == nil {
+            unplugTimer = try JoinableThread {
+                HostClock.sleep(seconds: unplugAfterSeconds)
+                standInUnplug()
+            }
+        }
     }
 
     public func shutdown() {
+        unplugTimer?.join()
+        unplugTimer = nil
         Self.release(removal: removal, adapter: adapter)
         trace?.flush()
         try? trace?.close()
@@ -190,6 +211,28 @@ public final class USBAdapterRadio: RadioDevice {
             }
         }
     }
+}
+
+/// `emulated-libusb:rtl8187`: the real-adapter path (`USBAdapterRadio`,
+/// `LibUSBAdapter`, completions from a libusb-style event thread, removal
+/// reported as NO_DEVICE) with the RTL8187L model standing in for the
+/// hardware behind the libusb seam. For tests of that path without USB.
+public enum StandInUSBAdapter {
+    public static let descriptor = DeviceDescriptor(
+        name: "emulated-libusb:rtl8187",
+        summary: "the RTL8187L model behind airtap's libusb adapter layer (the real-adapter code path without hardware)",
+        kernelCommandLine: "mac80211_hwsim.radios=0",
+        open: { kernel, options in
+            let model = RTL8187Model(options: RTL8187Model.Options())
+            let adapter = try LibUSBAdapter.overModel(
+                model, options: LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
+            let standIn = adapter.modelStandIn
+            return try USBAdapterRadio(
+                kernel: kernel, selector: .firstSupported, options: options, devices: [adapter.info], context: nil,
+                openAdapter: { _, _ in adapter },
+                standInAir: options.simulatedTraffic ? EmulatedAirTraffic(model: model) : nil,
+                standInUnplug: { standIn?.unplug() }, displayName: "emulated-libusb:rtl8187")
+        })
 }
 
 extension HostUSBDeviceInfo {

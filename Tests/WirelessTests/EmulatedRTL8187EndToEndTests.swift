@@ -31,26 +31,7 @@ struct EmulatedRTL8187EndToEndTests {
 
     @Test("surprise removal mid-capture: a clear message, exit status 3, a complete file tshark reads")
     func surpriseRemoval() async throws {
-        try #require(ToolRunner.tsharkAvailable, "tshark is not installed")
-        let scratch = try ToolRunner.scratchDirectory()
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let output = scratch.appendingPathComponent("unplugged.pcapng").path
-        let run = try await ToolRunner.airtap(
-            "capture", "--device", "emulated:rtl8187", "--channel", "6", "--unplug-after", "1.5", "-w", output, "--quiet",
-            "--verbose")
-        #expect(run.status == 3, "\(run.diagnosis)")
-        #expect(!run.kernelWarned, "\(run.diagnosis)")
-        #expect(run.standardError.contains("was unplugged (surprise removal): capture stopped"), "\(run.diagnosis)")
-        #expect(run.standardError.contains("USB disconnect"), "the kernel should see the adapter go")
-        let reported = try #require(run.standardError.integer(after: "captured "), "\(run.diagnosis)")
-        #expect(reported > 0)
-        let file = try CaptureFile(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: output))))
-        #expect(file.packets.count == reported)
-        #expect(file.statistics.first?.delivered == UInt64(reported), "the closing statistics block is missing")
-        let tshark = try await ToolRunner.tshark(["-r", output, "-T", "fields", "-e", "frame.number"])
-        #expect(tshark.succeeded, "\(tshark.diagnosis)")
-        #expect(tshark.standardOutput.split(separator: "\n").count == reported)
-        #expect(!tshark.standardError.contains("cut short"))
+        try await expectCleanSurpriseRemoval(device: "emulated:rtl8187")
     }
 
     @Test("inject: the adapter transmits every frame on the tuned channel")
@@ -88,4 +69,29 @@ struct EmulatedRTL8187EndToEndTests {
         let file = try CaptureFile(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: output))))
         #expect(file.packets.count > 20)
     }
+}
+
+/// Captures from `device` until `--unplug-after` pulls the adapter out, and
+/// checks what a user must get: exit status 3, the message, the kernel's
+/// disconnect, and a complete pcapng (closing statistics, tshark reads it).
+func expectCleanSurpriseRemoval(device: String) async throws {
+    try #require(ToolRunner.tsharkAvailable, "tshark is not installed")
+    let scratch = try ToolRunner.scratchDirectory()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let output = scratch.appendingPathComponent("unplugged.pcapng").path
+    let run = try await ToolRunner.airtap(
+        "capture", "--device", device, "--channel", "6", "--unplug-after", "1.5", "-w", output, "--quiet", "--verbose")
+    #expect(run.status == 3, "\(run.diagnosis)")
+    #expect(!run.kernelWarned, "\(run.diagnosis)")
+    #expect(run.standardError.contains("was unplugged (surprise removal): capture stopped"), "\(run.diagnosis)")
+    #expect(run.standardError.contains("USB disconnect"), "the kernel should see the adapter go")
+    let reported = try #require(run.standardError.integer(after: "captured "), "\(run.diagnosis)")
+    #expect(reported > 0)
+    let file = try CaptureFile(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: output))))
+    #expect(file.packets.count == reported)
+    #expect(file.statistics.first?.delivered == UInt64(reported), "the closing statistics block is missing")
+    let tshark = try await ToolRunner.tshark(["-r", output, "-T", "fields", "-e", "frame.number"])
+    #expect(tshark.succeeded, "\(tshark.diagnosis)")
+    #expect(tshark.standardOutput.split(separator: "\n").count == reported)
+    #expect(!tshark.standardError.contains("cut short"))
 }
