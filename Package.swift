@@ -77,9 +77,10 @@ let package = Package(
             path: "Sources/USBDevices"
         ),
 
-        // libusb-1.0 from Debian (libusb-1.0-0-dev).
+        // libusb-1.0 from Debian (libusb-1.0-0-dev): the header by its full path
+        // under /usr/include, so the build does not need pkg-config.
         .systemLibrary(
-            name: "CLibUSB", path: "Sources/CLibUSB", pkgConfig: "libusb-1.0",
+            name: "CLibUSB", path: "Sources/CLibUSB",
             providers: [.apt(["libusb-1.0-0-dev"])]),
 
         // Real USB devices through libusb: enumeration, device selectors, and
