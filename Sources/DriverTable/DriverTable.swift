@@ -110,12 +110,8 @@ public struct DriverTable: Sendable {
     /// The drivers that would bind `device`'s interfaces, in the order the
     /// USB core would try them (each interface goes to its first match).
     public func bindings(for device: USBDeviceIdentity) -> [Binding] {
-        // A device without known interfaces is matched on its device fields only.
-        let interfaces =
-            device.interfaces.isEmpty
-            ? [USBInterfaceIdentity(number: 0, interfaceClass: 0)] : device.interfaces
         var result: [Binding] = []
-        for interface in interfaces {
+        for interface in device.matchedInterfaces {
             for driver in drivers {
                 if let id = driver.ids.first(where: { $0.selects(device, interface: interface) }) {
                     result.append(Binding(driver: driver, interfaceNumber: interface.number, id: id))
@@ -129,11 +125,8 @@ public struct DriverTable: Sendable {
     /// Every driver with an entry for `device` (the binding one first): a
     /// device several drivers know goes to the first whose probe accepts it.
     public func candidates(for device: USBDeviceIdentity) -> [Driver] {
-        let interfaces =
-            device.interfaces.isEmpty
-            ? [USBInterfaceIdentity(number: 0, interfaceClass: 0)] : device.interfaces
-        return drivers.filter { driver in
-            interfaces.contains { interface in driver.ids.contains { $0.selects(device, interface: interface) } }
+        drivers.filter { driver in
+            device.matchedInterfaces.contains { interface in driver.ids.contains { $0.selects(device, interface: interface) } }
         }
     }
 
@@ -162,5 +155,13 @@ public enum DriverTableError: Error, Sendable, Equatable, CustomStringConvertibl
             return "\(source), line \(line), is not in the expected format: \"\(text)\"; "
                 + "the kernel library and airtap were built from different sources: run make"
         }
+    }
+}
+
+extension USBDeviceIdentity {
+    /// The interfaces ID entries are matched against; a device whose
+    /// interfaces are unknown is matched on its device fields only.
+    var matchedInterfaces: [USBInterfaceIdentity] {
+        interfaces.isEmpty ? [USBInterfaceIdentity(number: 0, interfaceClass: 0)] : interfaces
     }
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
+
 /// One entry of a driver's USB ID table (`struct usb_device_id`), as the
 /// kernel library lists it in /proc/lkl/usb_id_table.
 public struct USBDeviceID: Sendable, Hashable, Codable {
@@ -99,11 +101,11 @@ public struct USBDeviceID: Sendable, Hashable, Codable {
     /// The entry in modules.alias notation ("usb:v0BDApB812d*dc*dsc*dp*ic*isc*ip*in*").
     public var modalias: String {
         func field(_ flag: MatchFlags, _ value: some BinaryInteger, _ digits: Int) -> String {
-            flags.contains(flag) ? hex(value, digits).uppercased() : "*"
+            flags.contains(flag) ? hexString(value, digits: digits).uppercased() : "*"
         }
         var bcd = "*"
         if flags.contains(.deviceLow) && flags.contains(.deviceHigh) && bcdDeviceLow == bcdDeviceHigh {
-            bcd = hex(bcdDeviceLow, 4).uppercased()
+            bcd = hexString(bcdDeviceLow, digits: 4).uppercased()
         }
         return "usb:v\(field(.vendor, vendorID, 4))p\(field(.product, productID, 4))d\(bcd)"
             + "dc\(field(.deviceClass, deviceClass, 2))dsc\(field(.deviceSubclass, deviceSubclass, 2))"
@@ -155,7 +157,3 @@ public struct USBInterfaceIdentity: Sendable, Hashable, Codable {
     }
 }
 
-func hex(_ value: some BinaryInteger, _ digits: Int) -> String {
-    let text = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, digits - text.count)) + text
-}

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
+
 /// The udev rule that lets a logged-in user (and group plugdev) open the
 /// adapters airtap drives, generated from the driver table.
 public enum UdevRules {
@@ -22,9 +24,9 @@ public enum UdevRules {
         for driver in table.wirelessDrivers {
             for id in driver.ids where id.flags.contains(.vendor) {
                 if id.flags.contains(.product) {
-                    products[hex(id.vendorID, 4) + ":" + hex(id.productID, 4), default: []].insert(driver.module)
+                    products[hexString(id.vendorID, digits: 4) + ":" + hexString(id.productID, digits: 4), default: []].insert(driver.module)
                 } else {
-                    vendorWide[hex(id.vendorID, 4), default: []].insert(driver.module)
+                    vendorWide[hexString(id.vendorID, digits: 4), default: []].insert(driver.module)
                 }
             }
         }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
 import USBHost
 
 #if canImport(Glibc)
@@ -128,7 +129,7 @@ public struct HostUSBDeviceInfo: Sendable, Hashable, Codable {
     public var location: String { Self.location(bus: busNumber, ports: portPath) }
 
     /// "0bda:b812".
-    public var idText: String { hex4(vendorID) + ":" + hex4(productID) }
+    public var idText: String { hexString(vendorID, digits: 4) + ":" + hexString(productID, digits: 4) }
 
     /// The usbfs node, "/dev/bus/usb/001/007".
     public var nodePath: String { "/dev/bus/usb/" + decimal3(busNumber) + "/" + decimal3(deviceAddress) }
@@ -154,11 +155,6 @@ public struct HostUSBDeviceInfo: Sendable, Hashable, Codable {
         guard !ports.isEmpty else { return "usb\(bus)" }  // a root hub's sysfs name
         return "\(bus)-" + ports.map(String.init).joined(separator: ".")
     }
-}
-
-func hex4(_ value: UInt16) -> String {
-    let text = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, 4 - text.count)) + text
 }
 
 private func decimal3(_ value: UInt8) -> String {

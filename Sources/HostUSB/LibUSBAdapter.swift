@@ -358,7 +358,15 @@ public final class LibUSBAdapter: USBDevice {
     /// chunked bulk request). From kernel context, or from the worker for
     /// a control request that waited behind it (`fromWorker`).
     private func launch(_ request: USBRequest, fromWorker: Bool = false) -> USBSubmitResult {
-        let job = TransferJob(adapter: self, request: request, maxBulkTransferBytes: options.maxBulkTransferBytes)
+        guard let job = TransferJob(adapter: self, request: request, maxBulkTransferBytes: options.maxBulkTransferBytes)
+        else {
+            // libusb could not allocate a transfer: the driver sees -ENOMEM, as from usb_submit_urb.
+            if fromWorker {
+                finishWithoutTransfer(request.handle, .failure(USBErrno.outOfMemory))
+                return .pending
+            }
+            return .refused(USBErrno.outOfMemory)
+        }
         let registered: Errno? = state.withLock { state in
             if state.stopped || state.removed { return USBErrno.noDevice }
             if fromWorker {
@@ -880,12 +888,11 @@ final class TransferJob: @unchecked Sendable {
     private let bounce: UnsafeMutableRawPointer?
     var plan: BulkChunkPlan
 
-    init(adapter: LibUSBAdapter, request: USBRequest, maxBulkTransferBytes: Int?) {
+    /// nil when libusb cannot allocate the transfer.
+    init?(adapter: LibUSBAdapter, request: USBRequest, maxBulkTransferBytes: Int?) {
         self.adapter = adapter
         self.request = request
-        guard let transfer = libusb_alloc_transfer(0) else {
-            fatalError("libusb_alloc_transfer: out of memory")
-        }
+        guard let transfer = libusb_alloc_transfer(0) else { return nil }
         self.transfer = transfer
         if request.type == .control {
             let dataLength = Int(request.setup.length)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
+
 /// Which real USB device to use, as given on the command line.
 ///
 /// * `usb`: the first plugged-in device the program has a driver for
@@ -39,7 +41,7 @@ public enum USBDeviceSelector: Sendable, Equatable, Hashable, CustomStringConver
     public var description: String {
         switch self {
         case .firstSupported: return "usb"
-        case .ids(let vendor, let product): return "usb:" + hex4(vendor) + ":" + hex4(product)
+        case .ids(let vendor, let product): return "usb:" + hexString(vendor, digits: 4) + ":" + hexString(product, digits: 4)
         case .location(let bus, let ports): return "usb:" + HostUSBDeviceInfo.location(bus: bus, ports: ports)
         }
     }

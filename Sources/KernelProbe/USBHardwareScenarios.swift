@@ -24,7 +24,7 @@ func runUSBHardwareTest(selectorText: String) throws {
 
     let kernel = try Kernel.boot(
         memoryMiB: 128,
-        commandLine: "mac80211_hwsim.radios=0 usbtest.vendor=0x\(hex4(device.vendorID)) usbtest.product=0x\(hex4(device.productID))")
+        commandLine: "mac80211_hwsim.radios=0 usbtest.vendor=0x\(hexString(device.vendorID, digits: 4)) usbtest.product=0x\(hexString(device.productID, digits: 4))")
     try USBFS.mountDevices(kernel)
     try kernel.mountIfNeeded("sysfs", at: "/sys")
     let table = try DriverTable.load(from: kernel)
@@ -76,7 +76,3 @@ func runUSBHardwareTest(selectorText: String) throws {
     ProbeOutput.result("halted", 1)
 }
 
-private func hex4(_ value: UInt16) -> String {
-    let text = String(value, radix: 16)
-    return String(repeating: "0", count: 4 - text.count) + text
-}

@@ -40,9 +40,11 @@ final class AdapterRemoval: Sendable {
     /// completion path (libusb's event thread), where detaching would wait
     /// for the very thread that is calling.
     func unplugSoon() {
-        guard isAttached else { return }
-        let thread = try? JoinableThread { [self] in try? unplug() }
-        unplugThread.withLock { $0 = $0 ?? thread }
+        unplugThread.withLock { thread in
+            // One detaching thread at most; unplug() itself runs once.
+            guard thread == nil, isAttached else { return }
+            thread = try? JoinableThread { [self] in try? unplug() }
+        }
     }
 
     /// Waits for an `unplugSoon` detach to finish.

@@ -87,7 +87,7 @@ public final class EmulatedRTL8187: RadioDevice {
             throw DeviceError.setupFailed(
                 device: "emulated:rtl8187",
                 reason: "the driver's interface \(wlan.name) has MAC \(wlan.macAddressText), but the model's EEPROM holds "
-                    + "\(modelOptions.macAddress.map { hex2($0) }.joined(separator: ":")): the EEPROM read went wrong")
+                    + "\(modelOptions.macAddress.map { hexString($0, digits: 2) }.joined(separator: ":")): the EEPROM read went wrong")
         }
         wiphy = try control.wiphy(index: wlan.wiphy)
         monitorInterface = try enterMonitorMode(wlan, wiphy: wiphy, control: control, flags: options.monitorFlags)
@@ -214,11 +214,6 @@ final class EmulatedAirTraffic: Sendable {
             HostClock.sleep(seconds: 0.01)
         }
     }
-}
-
-func hex2(_ byte: UInt8) -> String {
-    let text = String(byte, radix: 16)
-    return text.count == 1 ? "0" + text : text
 }
 
 extension String {

@@ -2,7 +2,6 @@
 
 import Capture
 import DriverTable
-import HostUSB
 import LinuxKernel
 import Wireless
 
@@ -123,6 +122,25 @@ public enum DeviceError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Devices whose name carries parameters (which USB adapter): the family
+/// checks the name and makes the descriptor before the kernel boots.
+public struct DeviceFamily: Sendable {
+    /// The name forms, for help texts ("usb:VID:PID").
+    public let forms: [String]
+    /// Whether `name` is meant for this family (even if malformed).
+    let claims: @Sendable (String) -> Bool
+    let descriptor: @Sendable (String) throws -> DeviceDescriptor
+
+    public init(
+        forms: [String], claims: @escaping @Sendable (String) -> Bool,
+        descriptor: @escaping @Sendable (String) throws -> DeviceDescriptor
+    ) {
+        self.forms = forms
+        self.claims = claims
+        self.descriptor = descriptor
+    }
+}
+
 /// Every device airtap can open, by name. New kinds (real USB adapters) add
 /// a descriptor here; capture and injection need no change.
 public enum DeviceRegistry {
@@ -130,12 +148,15 @@ public enum DeviceRegistry {
         SimulatedRadios.descriptor, EmulatedRTL8187.descriptor, StandInUSBAdapter.descriptor,
     ]
 
-    /// Names for help texts: the fixed devices and the USB selector forms.
-    public static var names: [String] { devices.map(\.name) + ["usb", "usb:VID:PID", "usb:BUS-PORT"] }
+    /// Devices named by pattern (real USB adapters: `usb:VID:PID`, ...).
+    public static let families: [DeviceFamily] = [USBAdapterRadio.family]
+
+    /// Names for help texts: the fixed devices and the families' forms.
+    public static var names: [String] { devices.map(\.name) + families.flatMap(\.forms) }
 
     public static func descriptor(named name: String) throws -> DeviceDescriptor {
-        if USBDeviceSelector.looksLikeSelector(name) {
-            return try USBAdapterRadio.descriptor(selector: name)
+        if let family = families.first(where: { $0.claims(name) }) {
+            return try family.descriptor(name)
         }
         guard let found = devices.first(where: { $0.name == name }) else {
             throw DeviceError.unknownDevice(name, valid: names)

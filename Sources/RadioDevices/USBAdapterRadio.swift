@@ -14,6 +14,11 @@ import Wireless
 /// the virtual host controller with its real descriptors, and its transfers
 /// complete from libusb's event thread as the controller's interrupt.
 public final class USBAdapterRadio: RadioDevice {
+    /// `usb`, `usb:VID:PID`, `usb:BUS-PORT` for the device registry.
+    public static let family = DeviceFamily(
+        forms: ["usb", "usb:VID:PID", "usb:BUS-PORT"], claims: USBDeviceSelector.looksLikeSelector,
+        descriptor: descriptor(selector:))
+
     /// The descriptor for one selector (checked before the kernel boots).
     public static func descriptor(selector text: String) throws -> DeviceDescriptor {
         let selector = try USBDeviceSelector.parse(text)

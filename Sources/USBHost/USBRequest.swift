@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
 import SystemPackage
 
 /// Device speeds, with the values of the kernel's `enum usb_device_speed`
@@ -77,11 +78,8 @@ public struct USBSetupPacket: Sendable, Hashable, CustomStringConvertible {
     public var isSetAddress: Bool { requestType == 0x00 && request == USBStandardRequest.setAddress }
 
     public var description: String {
-        func hex(_ value: some BinaryInteger, _ digits: Int) -> String {
-            let text = String(value, radix: 16)
-            return String(repeating: "0", count: max(0, digits - text.count)) + text
-        }
-        return "\(hex(requestType, 2)).\(hex(request, 2)) v\(hex(value, 4)) i\(hex(index, 4)) l\(length)"
+        "\(hexString(requestType, digits: 2)).\(hexString(request, digits: 2)) v\(hexString(value, digits: 4))"
+            + " i\(hexString(index, digits: 4)) l\(length)"
     }
 }
 
@@ -217,4 +215,5 @@ public enum USBErrno {
     public static let noEntry = Errno(rawValue: 2)  // ENOENT
     public static let inProgress = Errno(rawValue: 115)  // EINPROGRESS
     public static let notSupported = Errno(rawValue: 95)  // EOPNOTSUPP
+    public static let outOfMemory = Errno(rawValue: 12)  // ENOMEM
 }

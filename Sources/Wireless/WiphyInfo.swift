@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
+
 /// Regulatory and capability flags of one channel.
 public struct FrequencyFlags: OptionSet, Sendable, Hashable, Codable {
     public let rawValue: UInt32
@@ -111,7 +113,7 @@ public struct WirelessInterface: Sendable, Hashable, Codable {
     /// Current transmit power in mBm, when reported.
     public var txPowerMBm: Int?
 
-    public var macAddressText: String { macAddress.map { hex2($0) }.joined(separator: ":") }
+    public var macAddressText: String { macAddress.map { hexString($0, digits: 2) }.joined(separator: ":") }
 }
 
 /// The regulatory domain in force.
@@ -136,7 +138,3 @@ public struct RegulatoryRule: Sendable, Hashable, Codable {
     public var flags: UInt32
 }
 
-func hex2(_ byte: UInt8) -> String {
-    let digits = Array("0123456789abcdef")
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-}

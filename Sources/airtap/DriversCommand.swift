@@ -84,7 +84,7 @@ struct DriversCommand: ParsableCommand {
         DriverReport(
             module: driver.module, name: driver.name, sourcePath: driver.sourcePath, probeOrder: driver.order,
             products: driver.ids.filter(\.isProductEntry).map {
-                hex4($0.vendorID) + ":" + hex4($0.productID)
+                hexString($0.vendorID, digits: 4) + ":" + hexString($0.productID, digits: 4)
             },
             modaliases: driver.ids.map(\.modalias),
             firmware: driver.firmware.map { file in
@@ -106,11 +106,6 @@ func loadDriverTable() throws -> DriverTable {
         memoryMiB: 64, commandLine: "mac80211_hwsim.radios=0")
     defer { try? kernel.halt() }
     return try DriverTable.load(from: kernel)
-}
-
-func hex4(_ value: UInt16) -> String {
-    let text = String(value, radix: 16)
-    return String(repeating: "0", count: 4 - text.count) + text
 }
 
 /// Left-aligned columns separated by two spaces.
