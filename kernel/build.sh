@@ -1,41 +1,55 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Builds the kernel library: Debian's linux-source-6.12 (or KERNEL_SRC)
-# with our arch/lkl overlay, into build/out/{lib/liblkl.a,include/lkl/}.
-# Incremental: the source is extracted once, objects live in
+# Builds the kernel library: Debian's linux-source-$KERNEL_VERSION (or
+# KERNEL_SRC) with our arch/lkl overlay, into
+# build/out/{lib/liblkl.a,include/lkl/}. The source is Debian's
+# /usr/src tarball when that package is installed, else the package
+# fetched with apt into build/ from the machine's own Debian mirror
+# (kernel/tools/fetch-debian-package.sh; the system's apt set-up is left
+# alone). Incremental: the source is extracted once, objects live in
 # build/kernel-obj, and ccache is used when installed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The one place the kernel version is named; KERNEL_SUITE is the Debian
+# suite that ships linux-source-$KERNEL_VERSION for Debian 12 machines.
+KERNEL_VERSION=7.3
+KERNEL_SUITE=trixie-backports
 BUILD=$ROOT/build
 OBJ=$BUILD/kernel-obj
 OUT=$BUILD/out
-TARBALL=/usr/src/linux-source-6.12.tar.xz
+SOURCE_PACKAGE=linux-source-$KERNEL_VERSION
+TARBALL=/usr/src/$SOURCE_PACKAGE.tar.xz
 FRAGMENT=$ROOT/kernel/config/airtap.config
 JOBS=${JOBS:-$(nproc)}
-PACKAGES="linux-source-6.12 build-essential flex bison bc libelf-dev ccache wireless-regdb"
+# cfg80211's regulatory database (wireless-regdb) is built into the library.
+PACKAGES="build-essential flex bison bc libelf-dev ccache wireless-regdb xz-utils"
 
 say() { printf 'kernel: %s\n' "$*" >&2; }
 
 need_packages() {
-	local missing=()
-	[ -n "${KERNEL_SRC:-}" ] || [ -f "$TARBALL" ] || missing+=(linux-source-6.12)
-	for tool in gcc make flex bison bc; do
-		command -v "$tool" >/dev/null || missing+=("$tool")
-	done
-	# cfg80211's regulatory database is built into the library.
-	[ -f /lib/firmware/regulatory.db ] || missing+=(wireless-regdb)
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" -eq 0 ]; then
-		say "installing build dependencies: $PACKAGES"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PACKAGES >/dev/null
+	"$ROOT/packaging/need-debian-packages.sh" "the kernel library build" $PACKAGES
+}
+
+# The tree's top folder is linux-source-$KERNEL_VERSION/ inside the tarball.
+extract_tarball() {
+	local unpack=$BUILD/unpack
+	rm -rf "$unpack"
+	mkdir -p "$unpack"
+	if [ -f "$TARBALL" ]; then
+		say "extracting $TARBALL (once)"
+		tar -xf "$TARBALL" -C "$unpack"
 	else
-		say "missing: ${missing[*]}"
-		say "install them with: sudo apt-get install -y $PACKAGES"
-		exit 1
+		local deb
+		deb=$("$ROOT/kernel/tools/fetch-debian-package.sh" "$KERNEL_SUITE" "$SOURCE_PACKAGE" "$BUILD/debian")
+		say "extracting $(basename "$deb") (once)"
+		dpkg-deb --fsys-tarfile "$deb" |
+			tar -xO "./usr/src/$SOURCE_PACKAGE.tar.xz" | tar -xJ -C "$unpack"
 	fi
+	[ -f "$unpack/$SOURCE_PACKAGE/Makefile" ] || { say "$SOURCE_PACKAGE: no kernel tree in the package"; exit 1; }
+	mv "$unpack/$SOURCE_PACKAGE" "$SRC"
+	rmdir "$unpack"
 }
 
 prepare_source() {
@@ -43,16 +57,20 @@ prepare_source() {
 		SRC=$(cd "$KERNEL_SRC" && pwd)
 		[ -f "$SRC/Makefile" ] || { say "KERNEL_SRC=$KERNEL_SRC is not a kernel tree"; exit 1; }
 	else
-		SRC=$BUILD/linux-6.12
+		SRC=$BUILD/linux-$KERNEL_VERSION
 		if [ ! -f "$SRC/.airtap-extracted" ]; then
-			say "extracting $TARBALL (once)"
-			rm -rf "$SRC" "$BUILD/linux-source-6.12"
+			rm -rf "$SRC"
 			mkdir -p "$BUILD"
-			tar -xf "$TARBALL" -C "$BUILD"
-			mv "$BUILD/linux-source-6.12" "$SRC"
+			extract_tarball
 			touch "$SRC/.airtap-extracted"
 		fi
 	fi
+	local tree
+	tree=$(make -s -C "$SRC" kernelversion)
+	case "$tree" in
+	"$KERNEL_VERSION"|"$KERNEL_VERSION".*) ;;
+	*) say "note: $SRC is Linux $tree; airtap is tested on $KERNEL_VERSION" ;;
+	esac
 	# The overlay is one symlink: the tree itself stays pristine.
 	ln -sfn "$ROOT/kernel/arch/lkl" "$SRC/arch/lkl"
 }
@@ -179,6 +197,10 @@ generate_syscall_header() {
 }
 
 need_packages
+# One build at a time in build/ (make demo and make test may overlap).
+mkdir -p "$BUILD"
+exec 9>"$BUILD/.kernel-build.lock"
+flock 9
 prepare_source
 configure
 compile

@@ -12,7 +12,6 @@
 #include <asm/lkl.h>
 
 unsigned long lkl_memory_start, lkl_memory_end;
-void *empty_zero_page;
 
 static unsigned long mem_size = 64UL << 20;
 static void *host_block;
@@ -28,7 +27,6 @@ early_param("mem", lkl_mem_param);
 void __init lkl_bootmem_init(void)
 {
 	unsigned long align = PAGE_SIZE << MAX_PAGE_ORDER;
-	unsigned long max_zone_pfn[MAX_NR_ZONES] = { 0 };
 
 	mem_size = ALIGN(mem_size, align);
 	if (mem_size < (8UL << 20))
@@ -47,18 +45,26 @@ void __init lkl_bootmem_init(void)
 	max_low_pfn = PFN_DOWN(__pa(lkl_memory_end));
 	max_pfn = max_low_pfn;
 	high_memory = (void *)lkl_memory_end;
-
-	empty_zero_page = memblock_alloc(PAGE_SIZE, PAGE_SIZE);
-	if (!empty_zero_page)
-		panic("lkl: no memory for the zero page");
-
-	max_zone_pfn[ZONE_NORMAL] = max_pfn;
-	free_area_init(max_zone_pfn);
 }
 
-void __init mem_init(void)
+/* All of RAM is ZONE_NORMAL; the core builds the zones from this. */
+void __init arch_zone_limits_init(unsigned long *max_zone_pfn)
 {
-	memblock_free_all();
+	max_zone_pfn[ZONE_NORMAL] = max_pfn;
+}
+
+/*
+ * The generic empty_zero_page is an array in the host program's image,
+ * outside RAM, where virt_to_page() means nothing: give ZERO_PAGE a
+ * zeroed page of RAM instead (memblock memory stays reserved).
+ */
+void __init arch_setup_zero_pages(void)
+{
+	void *zero = memblock_alloc(PAGE_SIZE, PAGE_SIZE);
+
+	if (!zero)
+		panic("lkl: no memory for the zero page");
+	__zero_page = virt_to_page(zero);
 }
 
 /* Init sections are in the host's image, not in our RAM: keep them. */

@@ -10,10 +10,7 @@
 #define _ASM_LKL_PAGE_H
 
 #include <linux/const.h>
-
-#define PAGE_SHIFT	CONFIG_PAGE_SHIFT
-#define PAGE_SIZE	(_AC(1, UL) << PAGE_SHIFT)
-#define PAGE_MASK	(~(PAGE_SIZE - 1))
+#include <vdso/page.h>
 
 #ifndef __ASSEMBLY__
 
@@ -60,7 +57,6 @@ static inline unsigned long virt_to_pfn(const void *kaddr)
 
 #define virt_to_page(addr)	pfn_to_page(virt_to_pfn(addr))
 #define page_to_virt(page)	__va(page_to_pfn(page) << PAGE_SHIFT)
-#define page_to_phys(page)	((phys_addr_t)page_to_pfn(page) << PAGE_SHIFT)
 
 #define virt_addr_valid(kaddr)	\
 	((unsigned long)(kaddr) >= lkl_memory_start && \

@@ -21,9 +21,7 @@
 
 #define swapper_pg_dir ((pgd_t *)0)
 
-extern void *empty_zero_page;
-#define ZERO_PAGE(vaddr)	(virt_to_page(empty_zero_page))
-
+/* The zero page is generic; mem.c places it inside our RAM. */
 
 #define VMALLOC_START		0
 #define VMALLOC_END		0xffffffffffffffffUL
