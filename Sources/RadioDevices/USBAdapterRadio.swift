@@ -201,10 +201,12 @@ public final class USBAdapterRadio: RadioDevice {
     }
 
     /// Copies the driver's firmware files the host has into the library's
-    /// /lib/firmware (the kernel loader's search path).
+    /// /lib/firmware (the kernel loader's search path): for each declared
+    /// file, the name in its load order the host has (rtw89 falls back to
+    /// older firmware formats, FirmwareCatalog.loadOrder).
     static func stageFirmware(_ files: [String], from catalog: FirmwareCatalog, into kernel: Kernel, deviceName: String) throws {
-        for file in files {
-            guard case .present = catalog.availability(of: file) else { continue }
+        for declared in files where !catalog.builtIn.contains(declared) {
+            guard let file = catalog.resolvedFile(for: declared) else { continue }
             let target = "/lib/firmware/" + file
             do {
                 let bytes = try catalog.contents(of: file)

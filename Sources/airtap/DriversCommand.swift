@@ -3,6 +3,7 @@
 import ArgumentParser
 import DriverTable
 import Foundation
+import HostUSB
 import LinuxKernel
 
 /// `airtap drivers`: the USB Wi-Fi drivers built into the kernel library,
@@ -15,8 +16,12 @@ struct DriversCommand: ParsableCommand {
         discussion: """
             The IDs are read from the drivers' own USB ID tables in the running kernel library, \
             the firmware lists from their MODULE_FIRMWARE declarations (what modules.alias and \
-            modinfo show on a normal system).
+            modinfo show on a normal system). Given adapters (VID:PID, as lsusb prints them), \
+            shows which driver takes each and where its firmware comes from.
             """)
+
+    @Argument(help: "Adapters to look up, as VID:PID (0bda:8812); all drivers when none.")
+    var adapters: [String] = []
 
     @Flag(help: "Print JSON (every driver with every ID entry) instead of a table.")
     var json = false
@@ -46,8 +51,29 @@ struct DriversCommand: ParsableCommand {
         var file: String
         /// "built-in", "present" or "missing".
         var status: String
+        /// Where it was found (for rtw89 possibly an older format's file).
         var path: String?
+        /// Missing: the package of the newest Debian release that ships it,
+        /// else "linux-firmware".
         var package: String?
+        /// Missing: the same for people, naming releases where they differ
+        /// ("firmware-realtek (Debian 13 trixie or newer; not in Debian 12)").
+        var shippedBy: String?
+        /// Missing: each Debian release's package (null where it has none).
+        var debian: [DebianReport]?
+    }
+
+    struct DebianReport: Codable {
+        var release: String
+        var version: Int
+        var package: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(release, forKey: .release)
+            try container.encode(version, forKey: .version)
+            try container.encode(package, forKey: .package)  // null, not absent
+        }
     }
 
     func run() throws {
@@ -58,7 +84,15 @@ struct DriversCommand: ParsableCommand {
             return
         }
         let catalog = FirmwareCatalog(directory: firmwareDirectory, builtIn: table.builtInFirmware)
-        let reports = table.wirelessDrivers.map { Self.report($0, catalog: catalog) }
+        var reports = table.wirelessDrivers.map { Self.report($0, catalog: catalog) }
+        if !adapters.isEmpty {
+            let wanted = try adapters.map { try Self.productID($0) }
+            reports = reports.filter { report in wanted.contains { report.products.contains($0) } }
+            if !json {
+                printAdapters(wanted, reports: reports)
+                return
+            }
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -68,7 +102,7 @@ struct DriversCommand: ParsableCommand {
         var rows = [["MODULE", "DRIVER", "IDS", "FIRMWARE (present/needed)", "MISSING FIRMWARE PACKAGE"]]
         for report in reports {
             let present = report.firmware.filter { $0.status != "missing" }.count
-            let packages = Set(report.firmware.compactMap(\.package)).sorted()
+            let packages = Set(report.firmware.compactMap(\.shippedBy)).sorted()
             rows.append([
                 report.module, report.name, "\(report.modaliases.count)",
                 report.firmware.isEmpty ? "none needed" : "\(present)/\(report.firmware.count)",
@@ -94,9 +128,49 @@ struct DriversCommand: ParsableCommand {
                 case .present(let path):
                     return FirmwareReport(file: file, status: "present", path: path)
                 case .missing(let package):
-                    return FirmwareReport(file: file, status: "missing", package: package.debian ?? "linux-firmware")
+                    return FirmwareReport(
+                        file: file, status: "missing", package: package.newestDebianPackage ?? "linux-firmware",
+                        shippedBy: package.debianSummary ?? "linux-firmware",
+                        debian: package.debian.map {
+                            DebianReport(release: $0.release.codename, version: $0.release.version, package: $0.package)
+                        })
                 }
             })
+    }
+
+    /// "0bda:8812" (or "usb:0bda:8812") in lower case.
+    static func productID(_ text: String) throws -> String {
+        let selectorText = text.lowercased().hasPrefix("usb:") ? text : "usb:" + text
+        guard case .ids(let vendor, let product) = try? USBDeviceSelector.parse(selectorText) else {
+            throw ValidationError("\(text) is not a VID:PID adapter ID (four hex digits each, as lsusb prints: 0bda:8812)")
+        }
+        return hexString(vendor, digits: 4) + ":" + hexString(product, digits: 4)
+    }
+
+    /// One block per adapter: the drivers with an entry naming it (the one
+    /// that binds first) and each firmware file with where to get it.
+    private func printAdapters(_ products: [String], reports: [DriverReport]) {
+        for product in products {
+            let drivers = reports.filter { $0.products.contains(product) }
+            guard let first = drivers.first else {
+                print("\(product): no built-in Wi-Fi driver names this ID (`airtap drivers` lists them)")
+                continue
+            }
+            let others = drivers.dropFirst().map(\.module)
+            let name = first.name == first.module ? "" : " (driver \(first.name))"
+            print("\(product): \(first.module)\(name)" + (others.isEmpty ? "" : "; also listed by \(others.joined(separator: ", "))"))
+            if first.firmware.isEmpty { print("  firmware: none needed") }
+            for file in first.firmware {
+                switch file.status {
+                case "missing":
+                    print("  firmware \(file.file): missing from \(firmwareDirectory); \(file.shippedBy ?? "linux-firmware")")
+                case "present":
+                    print("  firmware \(file.file): present (\(file.path ?? firmwareDirectory))")
+                default:
+                    print("  firmware \(file.file): \(file.status)")
+                }
+            }
+        }
     }
 }
 

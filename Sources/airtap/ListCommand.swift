@@ -114,11 +114,11 @@ struct ListCommand: ParsableCommand {
                     + UdevRules.installCommands.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
                     + "\n  then unplug and replug the adapter (or run airtap as root).")
         }
-        let missing = Set(supported.flatMap { $0.firmware.filter { $0.status == "missing" }.compactMap(\.package) })
+        let missing = Set(supported.flatMap { $0.firmware.filter { $0.status == "missing" }.compactMap(\.shippedBy) })
         if !missing.isEmpty {
             hints.append(
-                "Some firmware is missing from \(firmwareDirectory); it ships in: \(missing.sorted().joined(separator: ", ")) "
-                    + "(`airtap drivers` shows each file). A driver needs only its chip's file.")
+                "Some firmware is missing from \(firmwareDirectory); it ships in: \(missing.sorted().joined(separator: "; ")) "
+                    + "(`airtap drivers VID:PID` shows each file). A driver needs only its chip's file.")
         }
         if !hints.isEmpty { print("\n" + hints.joined(separator: "\n")) }
     }

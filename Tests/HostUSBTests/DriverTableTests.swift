@@ -19,13 +19,110 @@ struct DriverTableEndToEndTests {
             var file: String
             var status: String
             var package: String?
+            var shippedBy: String?
+            var debian: [Release]?
+        }
+        struct Release: Decodable, Equatable {
+            var release: String
+            var version: Int
+            var package: String?
         }
     }
 
-    func drivers() async throws -> [DriverReport] {
-        let run = try await ToolRunner.airtap("drivers", "--json")
+    func drivers(_ extra: String...) async throws -> [DriverReport] {
+        let run = try await ToolRunner.run(try ToolRunner.airtapPath(), ["drivers", "--json"] + extra)
         try #require(run.succeeded, "\(run.diagnosis)")
         return try JSONDecoder().decode([DriverReport].self, from: Data(run.standardOutput.utf8))
+    }
+
+    /// The drivers Linux 7.3 added (not in 6.12), built in by kernel/config/airtap.config.
+    static let newIn73 = [
+        "rtw88_8812au", "rtw88_8821au", "rtw88_8814au",
+        "rtw89_8851bu", "rtw89_8852au", "rtw89_8852bu", "rtw89_8852cu", "rtw89_8922au",
+    ]
+
+    /// The seed's three adapters: ID, driver, the firmware file it asks for.
+    static let seedAdapters = [
+        ("0bda:8812", "rtw88_8812au", "rtw88/rtw8812a_fw.bin"),
+        ("2357:0120", "rtw88_8821au", "rtw88/rtw8821a_fw.bin"),
+        ("0bda:8813", "rtw88_8814au", "rtw88/rtw8814a_fw.bin"),
+    ]
+
+    @Test func theUSBDriversNewInLinux73AreBuiltInWithTheirIDs() async throws {
+        let modules = Dictionary(uniqueKeysWithValues: try await drivers().map { ($0.module, $0) })
+        for module in Self.newIn73 {
+            guard let report = modules[module] else {
+                Issue.record("\(module) is not in the library's driver table (kernel/config/airtap.config)")
+                continue
+            }
+            #expect(!(report.products.isEmpty), "\(module) lists no product IDs")
+            #expect(report.firmware.count == 1, "\(module): \(report.firmware.map(\.file))")
+            let prefix = module.hasPrefix("rtw89") ? "rtw89/" : "rtw88/"
+            #expect(report.firmware.allSatisfy { $0.file.hasPrefix(prefix) }, "\(module): \(report.firmware.map(\.file))")
+        }
+    }
+
+    /// 0bda:8812, 2357:0120 and 0bda:8813 go to their rtw88 drivers (first in
+    /// probe order), which ask for their chip's file, which only Debian 13's
+    /// firmware-realtek ships.
+    @Test func theSeedsAdaptersMapToRtw88WithFirmwareAndPackage() async throws {
+        let empty = try ToolRunner.scratchDirectory()
+        let reports = try await drivers("--firmware-dir", empty.path)
+        for (product, module, file) in Self.seedAdapters {
+            let binding = reports.filter { $0.products.contains(product) }
+            #expect(binding.map(\.module) == [module], "\(product): \(binding.map(\.module))")
+            let firmware = try #require(binding.first?.firmware)
+            #expect(firmware.map(\.file) == [file], "\(product)")
+            #expect(firmware.first?.status == "missing")
+            #expect(firmware.first?.package == "firmware-realtek")
+            #expect(firmware.first?.shippedBy == "firmware-realtek (Debian 13 trixie or newer; not in Debian 12)")
+            #expect(
+                firmware.first?.debian == [
+                    .init(release: "bookworm", version: 12, package: nil),
+                    .init(release: "trixie", version: 13, package: "firmware-realtek"),
+                ])
+        }
+    }
+
+    @Test func driversNamesTheSeedsAdaptersForPeople() async throws {
+        let empty = try ToolRunner.scratchDirectory()
+        let run = try await ToolRunner.airtap(
+            "drivers", "--firmware-dir", empty.path, "0bda:8812", "2357:0120", "usb:0BDA:8813", "ffff:fffe")
+        try #require(run.succeeded, "\(run.diagnosis)")
+        let lines = run.standardOutput.split(separator: "\n").map(String.init)
+        let missing = "missing from \(empty.path); firmware-realtek (Debian 13 trixie or newer; not in Debian 12)"
+        #expect(
+            lines == [
+                "0bda:8812: rtw88_8812au", "  firmware rtw88/rtw8812a_fw.bin: " + missing,
+                "2357:0120: rtw88_8821au", "  firmware rtw88/rtw8821a_fw.bin: " + missing,
+                "0bda:8813: rtw88_8814au", "  firmware rtw88/rtw8814a_fw.bin: " + missing,
+                "ffff:fffe: no built-in Wi-Fi driver names this ID (`airtap drivers` lists them)",
+            ], "\(run.diagnosis)")
+        // The full table has their rows too, with the same package text.
+        let table = try await ToolRunner.airtap("drivers", "--firmware-dir", empty.path)
+        try #require(table.succeeded, "\(table.diagnosis)")
+        for (_, module, _) in Self.seedAdapters {
+            let row = table.standardOutput.split(separator: "\n").first { $0.hasPrefix(module + " ") }
+            #expect(row?.hasSuffix("firmware-realtek (Debian 13 trixie or newer; not in Debian 12)") == true, "\(table.diagnosis)")
+        }
+        let bad = try await ToolRunner.airtap("drivers", "0bda-8812")
+        #expect(bad.status != 0 && bad.standardError.contains("VID:PID"), "\(bad.diagnosis)")
+    }
+
+    /// rtw89 declares its newest firmware format and falls back to older
+    /// ones: the package lookup follows the fallback, and the files it finds
+    /// in the firmware directory count as present.
+    @Test func rtw89FirmwareFallsBackToOlderFormats() async throws {
+        let directory = try ToolRunner.scratchDirectory()
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("rtw89"), withIntermediateDirectories: true)
+        try Data([0]).write(to: directory.appendingPathComponent("rtw89/rtw8852b_fw-1.bin"))
+        let reports = try await drivers("--firmware-dir", directory.path)
+        let bu = try #require(reports.first { $0.module == "rtw89_8852bu" })
+        #expect(bu.firmware.map(\.file) == ["rtw89/rtw8852b_fw-2.bin"])
+        #expect(bu.firmware.first?.status == "present")
+        let cu = try #require(reports.first { $0.module == "rtw89_8852cu" })
+        #expect(cu.firmware.first?.status == "missing")
+        #expect(cu.firmware.first?.shippedBy == "firmware-realtek", "8852C format 0 is in Debian 12, format 1 in 13")
     }
 
     @Test func theKernelsOwnIDTablesBindTheIssuesAdapters() async throws {
@@ -197,18 +294,102 @@ struct FirmwareAndUdevTests {
         #expect(catalog.availability(of: "rtw88/rtw8822b_fw.bin") == .present(path: directory.path + "/rtw88/rtw8822b_fw.bin"))
         #expect(try catalog.contents(of: "rtw88/rtw8822b_fw.bin") == [1, 2, 3])
         #expect(catalog.availability(of: "regulatory.db") == .builtIn)
-        #expect(catalog.availability(of: "rt2870.bin") == .missing(package: FirmwarePackage(debian: "firmware-misc-nonfree")), "a directory is not a firmware file")
+        #expect(catalog.availability(of: "rt2870.bin") == .missing(package: FirmwareCatalog.package(for: "rt2870.bin")), "a directory is not a firmware file")
     }
 
-    @Test func packagesFromDebianContentsAndPrefixes() {
-        #expect(FirmwareCatalog.package(for: "rtw88/rtw8822b_fw.bin").debian == "firmware-realtek")
-        #expect(FirmwareCatalog.package(for: "ath9k_htc/htc_9271-1.4.0.fw").debian == "firmware-ath9k-htc")
-        #expect(FirmwareCatalog.package(for: "mediatek/WIFI_RAM_CODE_MT7961_1.bin").debian == "firmware-misc-nonfree")
-        #expect(FirmwareCatalog.package(for: "carl9170-1.fw").debian == "firmware-linux-free")
-        // A newer rtlwifi file bookworm does not list: the directory's package.
-        #expect(FirmwareCatalog.package(for: "rtlwifi/rtl8192fufw.bin").debian == "firmware-realtek")
-        #expect(FirmwareCatalog.package(for: "plfxlc/lifi-x.bin").debian == nil)
-        #expect(FirmwareCatalog.package(for: "plfxlc/lifi-x.bin").description.contains("linux-firmware"))
+    @Test func rtw89LoadOrderAndFallbackLookup() throws {
+        #expect(
+            FirmwareCatalog.loadOrder(of: "rtw89/rtw8922a_fw-4.bin")
+                == ["rtw89/rtw8922a_fw-4.bin", "rtw89/rtw8922a_fw-3.bin", "rtw89/rtw8922a_fw-2.bin", "rtw89/rtw8922a_fw-1.bin", "rtw89/rtw8922a_fw.bin"])
+        #expect(FirmwareCatalog.loadOrder(of: "rtw89/rtw8851b_fw-1.bin") == ["rtw89/rtw8851b_fw-1.bin", "rtw89/rtw8851b_fw.bin"])
+        #expect(FirmwareCatalog.loadOrder(of: "rtw89/rtw8852a_fw.bin") == ["rtw89/rtw8852a_fw.bin"])
+        #expect(FirmwareCatalog.loadOrder(of: "rtw88/rtw8822c_fw.bin") == ["rtw88/rtw8822c_fw.bin"])
+        #expect(FirmwareCatalog.loadOrder(of: "rtl_bt/rtl8852bu_fw-1.bin") == ["rtl_bt/rtl8852bu_fw-1.bin"])
+
+        let directory = try ToolRunner.scratchDirectory()
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("rtw89"), withIntermediateDirectories: true)
+        try Data([7]).write(to: directory.appendingPathComponent("rtw89/rtw8922a_fw-3.bin"))
+        try Data([8]).write(to: directory.appendingPathComponent("rtw89/rtw8922a_fw.bin"))
+        let catalog = FirmwareCatalog(directory: directory.path)
+        #expect(catalog.resolvedFile(for: "rtw89/rtw8922a_fw-4.bin") == "rtw89/rtw8922a_fw-3.bin", "the newest format the host has")
+        #expect(catalog.availability(of: "rtw89/rtw8922a_fw-4.bin") == .present(path: directory.path + "/rtw89/rtw8922a_fw-3.bin"))
+        #expect(catalog.resolvedFile(for: "rtw89/rtw8852b_fw-2.bin") == nil)
+    }
+
+    @Test func packagesFromDebianContentsOfEachRelease() {
+        #expect(DebianRelease.indexed == [.bookworm, .trixie])
+        #expect(DebianRelease.bookworm.version == 12 && DebianRelease.trixie.version == 13)
+        #expect("\(DebianRelease.trixie)" == "Debian 13 trixie")
+
+        let rtw8822b = FirmwareCatalog.package(for: "rtw88/rtw8822b_fw.bin")
+        #expect(rtw8822b.debianPackage(in: .bookworm) == "firmware-realtek")
+        #expect(rtw8822b.debianPackage(in: .trixie) == "firmware-realtek")
+        #expect(rtw8822b.debianSummary == "firmware-realtek")
+        #expect(FirmwareCatalog.package(for: "ath9k_htc/htc_9271-1.4.0.fw").debianSummary == "firmware-ath9k-htc")
+
+        // Only in the newer release.
+        for file in ["rtw88/rtw8812a_fw.bin", "rtw88/rtw8821a_fw.bin", "rtw88/rtw8814a_fw.bin"] {
+            let package = FirmwareCatalog.package(for: file)
+            #expect(package.debianPackage(in: .bookworm) == nil, "\(file)")
+            #expect(package.debianPackage(in: .trixie) == "firmware-realtek", "\(file)")
+            #expect(package.newestDebianPackage == "firmware-realtek")
+            #expect(package.debianSummary == "firmware-realtek (Debian 13 trixie or newer; not in Debian 12)")
+            #expect(
+                package.description
+                    == "Debian package firmware-realtek (Debian 13 trixie or newer; not in Debian 12), or linux-firmware upstream")
+        }
+
+        // Moved between packages: trixie split MediaTek out of firmware-misc-nonfree.
+        let rt2870 = FirmwareCatalog.package(for: "rt2870.bin")
+        #expect(rt2870.debianPackage(in: .bookworm) == "firmware-misc-nonfree")
+        #expect(rt2870.debianPackage(in: .trixie) == "firmware-mediatek")
+        #expect(rt2870.debianSummary == "firmware-misc-nonfree (Debian 12 bookworm), firmware-mediatek (Debian 13 trixie or newer)")
+        #expect(FirmwareCatalog.package(for: "carl9170-1.fw").debianPackage(in: .bookworm) == "firmware-linux-free")
+        #expect(FirmwareCatalog.package(for: "carl9170-1.fw").debianPackage(in: .trixie) == "firmware-carl9170")
+
+        // rtw89: the declared newest format is in no release; older ones are.
+        let rtw8922a = FirmwareCatalog.package(for: "rtw89/rtw8922a_fw-4.bin")
+        #expect(rtw8922a.debianSummary == "firmware-realtek (Debian 13 trixie or newer; not in Debian 12)")
+        #expect(FirmwareCatalog.package(for: "rtw89/rtw8852b_fw-2.bin").debianSummary == "firmware-realtek")
+
+        // A file newer than every index: its directory's package, said so.
+        let guessed = FirmwareCatalog.package(for: "rtlwifi/rtl9999xufw.bin")
+        #expect(guessed.debian.allSatisfy { $0.package == nil })
+        #expect(guessed.directoryPackage == "firmware-realtek")
+        #expect(guessed.newestDebianPackage == "firmware-realtek")
+        #expect(guessed.debianSummary == "firmware-realtek (likely; this file is newer than Debian 13 trixie)")
+
+        let none = FirmwareCatalog.package(for: "plfxlc/lifi-x.bin")
+        #expect(none.newestDebianPackage == nil && none.debianSummary == nil)
+        #expect(none.description.hasPrefix("linux-firmware upstream"))
+    }
+
+    /// The wording for any shape of release history, on made-up releases.
+    @Test func summaryNamesTheReleasesWhereTheyDiffer() {
+        let r12 = DebianRelease(version: 12, codename: "bookworm")
+        let r13 = DebianRelease(version: 13, codename: "trixie")
+        let r14 = DebianRelease(version: 14, codename: "forky")
+        func summary(_ packages: [String?]) -> String? {
+            FirmwarePackage(debian: zip([r12, r13, r14], packages).map { .init(release: $0, package: $1) }).debianSummary
+        }
+        #expect(summary(["a", "a", "a"]) == "a")
+        #expect(summary([nil, nil, "a"]) == "a (Debian 14 forky or newer; not in Debian 12 or Debian 13)")
+        #expect(summary(["a", "a", nil]) == "a (Debian 12 bookworm to Debian 13 trixie; not in Debian 14)")
+        #expect(summary(["a", "b", "b"]) == "a (Debian 12 bookworm), b (Debian 13 trixie or newer)")
+        #expect(summary([nil, "a", "b"]) == "a (Debian 13 trixie), b (Debian 14 forky or newer; not in Debian 12)")
+        #expect(summary([nil, nil, nil]) == nil)
+    }
+
+    /// Mirrors come from the machine's apt sources (debian-mirror.sh), never
+    /// from a host name written into the repository's scripts.
+    @Test func scriptsNameNoMirror() throws {
+        for directory in ["kernel/tools", "packaging"] {
+            let url = ToolRunner.packageRoot.appendingPathComponent(directory)
+            for name in try FileManager.default.contentsOfDirectory(atPath: url.path) where name.hasSuffix(".sh") {
+                let text = try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8)
+                #expect(!(text.contains("://")), "\(directory)/\(name) names a URL; use kernel/tools/debian-mirror.sh")
+            }
+        }
     }
 
     @Test func missingFirmwareFromTheLoadersLog() {
@@ -223,6 +404,11 @@ struct FirmwareAndUdevTests {
         let error = MissingFirmwareError(driver: "rtw88_8822bu", files: ["rtw88/rtw8822b_fw.bin"], directory: "/lib/firmware")
         #expect(error.description.contains("rtw88/rtw8822b_fw.bin: Debian package firmware-realtek"), "\(error.description)")
         #expect(error.description.contains("--firmware-dir"), "\(error.description)")
+        let newer = MissingFirmwareError(driver: "rtw88_8812au", files: ["rtw88/rtw8812a_fw.bin"], directory: "/lib/firmware")
+        #expect(
+            newer.description.contains(
+                "rtw88/rtw8812a_fw.bin: Debian package firmware-realtek (Debian 13 trixie or newer; not in Debian 12)"),
+            "\(newer.description)")
     }
 
     @Test func udevRuleFromATable() throws {
