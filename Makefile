@@ -2,18 +2,36 @@
 #
 # make demo   build everything and capture a few seconds from the emulated RTL8187
 # make test   build and run every test (what .ci/run does)
-# make bench  print the performance figures recorded in BENCHMARKS.md
+# make bench  print the performance figures recorded in BENCHMARKS.md (release build)
 # make hwtest with a real USB Wi-Fi adapter plugged in (not run by CI)
+#
+# Each target first makes sure the Debian packages it needs are there
+# (packaging/need-debian-packages.sh has the lists): as root it installs
+# them, otherwise it stops with the one apt-get command.
 
 KERNEL_LIB := build/out/lib/liblkl.a
 SWIFT_BIN  := .build/debug
+RELEASE_BIN := .build/release
 PROBE      := $(SWIFT_BIN)/airtap-kernel-probe
+NEED       := packaging/need-debian-packages.sh
 
-.PHONY: all kernel swift test demo bench hwtest clean
+.PHONY: all kernel swift swift-release test demo bench hwtest clean \
+	need-build need-test need-swift
 
 all: swift
 
-kernel:
+need-swift:
+	@command -v swift >/dev/null || { \
+		echo "airtap needs Swift 6 (swift.org toolchain for Debian 12): swift not found on PATH" >&2; \
+		exit 1; }
+
+need-build: need-swift
+	@$(NEED) "make $(or $(MAKECMDGOALS),all)" build
+
+need-test: need-swift
+	@$(NEED) "make $(or $(MAKECMDGOALS),test)" test
+
+kernel: need-build
 	kernel/build.sh
 
 # SwiftPM does not track liblkl.a: relink whenever it is newer.
@@ -24,24 +42,33 @@ swift: kernel
 	fi
 	swift build --build-tests
 
-test: swift
+# What users run, and what the figures in BENCHMARKS.md are measured on.
+swift-release: kernel
+	@if [ -e "$(RELEASE_BIN)/airtap-kernel-probe" ] && \
+	    [ "$(KERNEL_LIB)" -nt "$(RELEASE_BIN)/airtap-kernel-probe" ]; then \
+		rm -rf .build/*/release/airtap .build/*/release/airtap-kernel-probe; \
+	fi
+	swift build -c release --product airtap
+	swift build -c release --product airtap-kernel-probe
+
+test: need-test swift
 	swift test --skip-build
 
 # A few seconds of capture from the emulated RTL8187 (the full USB path):
 # demo.pcapng and a summary.
-demo: swift
+demo: need-build swift
 	$(SWIFT_BIN)/airtap demo -w demo.pcapng
 
-bench: swift
-	kernel/bench.sh $(PROBE)
-	$(SWIFT_BIN)/airtap bench
-	$(SWIFT_BIN)/airtap bench --device emulated:rtl8187
+bench: need-build swift-release
+	kernel/bench.sh $(RELEASE_BIN)/airtap-kernel-probe
+	$(RELEASE_BIN)/airtap bench
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8187
 
 # Real hardware (README, "Real adapters"): usbtest's control tests through
 # libusb, then 10 s of capture on channels 1, 6, 11 checked by tshark.
 # HWTEST_DEVICE selects the adapter (usb, usb:VID:PID, usb:BUS-PORT).
 HWTEST_DEVICE ?= usb
-hwtest: swift
+hwtest: need-test swift
 	$(SWIFT_BIN)/airtap list
 	$(PROBE) usb-hw $(HWTEST_DEVICE)
 	$(SWIFT_BIN)/airtap capture --device $(HWTEST_DEVICE) --channel 1,6,11 --hop-interval 0.5 \

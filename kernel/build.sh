@@ -23,13 +23,11 @@ SOURCE_PACKAGE=linux-source-$KERNEL_VERSION
 TARBALL=/usr/src/$SOURCE_PACKAGE.tar.xz
 FRAGMENT=$ROOT/kernel/config/airtap.config
 JOBS=${JOBS:-$(nproc)}
-# cfg80211's regulatory database (wireless-regdb) is built into the library.
-PACKAGES="build-essential flex bison bc libelf-dev ccache wireless-regdb xz-utils"
 
 say() { printf 'kernel: %s\n' "$*" >&2; }
 
 need_packages() {
-	"$ROOT/packaging/need-debian-packages.sh" "the kernel library build" $PACKAGES
+	"$ROOT/packaging/need-debian-packages.sh" "the kernel library build" kernel
 }
 
 # The tree's top folder is linux-source-$KERNEL_VERSION/ inside the tarball.

@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# need-debian-packages.sh WHAT PACKAGE...
+# need-debian-packages.sh WHAT GROUP
 #
-# Makes sure the Debian packages that WHAT (e.g. "make test") needs are
-# installed: as root it installs the missing ones with apt-get; as anyone
-# else it stops at once with the one command to run. Nothing is done when
-# all are present, so builds stay offline once set up.
+# Makes sure the Debian packages of GROUP are installed before WHAT (e.g.
+# "make test") runs: as root it installs the missing ones with apt-get; as
+# anyone else it stops at once with the one command to run. Nothing is
+# done when all are present, so builds stay offline once set up.
+#
+# The one list of what airtap needs from Debian:
+#   kernel  the kernel library (kernel/build.sh); cfg80211's regulatory
+#           database (wireless-regdb) is built into it
+#   build   kernel + the Swift side's C libraries
+#   test    build + the real clients the tests check our files with
 set -euo pipefail
 
-WHAT=${1:?usage: need-debian-packages.sh WHAT PACKAGE...}
-shift
+WHAT=${1:?usage: need-debian-packages.sh WHAT kernel|build|test}
+GROUP=${2:?usage: need-debian-packages.sh WHAT kernel|build|test}
+
+kernel=(build-essential flex bison bc libelf-dev ccache wireless-regdb xz-utils)
+build=("${kernel[@]}" libusb-1.0-0-dev)
+test=("${build[@]}" tshark)
+case "$GROUP" in
+kernel) wanted=("${kernel[@]}") ;;
+build) wanted=("${build[@]}") ;;
+test) wanted=("${test[@]}") ;;
+*) echo "need-debian-packages: unknown group '$GROUP' (kernel, build or test)" >&2; exit 2 ;;
+esac
 
 missing=()
-for pkg in "$@"; do
+for pkg in "${wanted[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	[ "$status" = "install ok installed" ] || missing+=("$pkg")
 done

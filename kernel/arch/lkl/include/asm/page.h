@@ -22,7 +22,7 @@ extern unsigned long lkl_memory_start, lkl_memory_end;
 
 #define clear_page(page)	memset((page), 0, PAGE_SIZE)
 #define copy_page(to, from)	memcpy((to), (from), PAGE_SIZE)
-#define clear_user_page(page, vaddr, pg)	clear_page(page)
+/* clear_user_page() is generic (linux/highmem.h). */
 #define copy_user_page(to, from, vaddr, pg)	copy_page(to, from)
 
 typedef struct { unsigned long pte; } pte_t;

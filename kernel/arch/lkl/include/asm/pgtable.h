@@ -2,16 +2,13 @@
 #ifndef _ASM_LKL_PGTABLE_H
 #define _ASM_LKL_PGTABLE_H
 
-/* NOMMU: no page tables; only the names generic code refers to. */
+/*
+ * NOMMU: no page tables; only the names generic code refers to (the
+ * folded levels come from asm-generic).
+ */
 #include <asm-generic/pgtable-nopud.h>
 #include <asm/page.h>
 
-#define pgd_present(pgd)	(1)
-#define pgd_none(pgd)		(0)
-#define pgd_bad(pgd)		(0)
-#define pgd_clear(pgdp)
-#define kern_addr_valid(addr)	(1)
-#define pmd_offset(a, b)	((void *)0)
 
 #define PAGE_NONE		__pgprot(0)
 #define PAGE_SHARED		__pgprot(0)
