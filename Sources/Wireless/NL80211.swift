@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
-/// nl80211 numbers used by airtap, from include/uapi/linux/nl80211.h (6.12).
+/// nl80211 numbers used by airtap, from include/uapi/linux/nl80211.h (7.3; the numbers are ABI, append-only).
 public enum NL80211 {
     public static let familyName = "nl80211"
 
