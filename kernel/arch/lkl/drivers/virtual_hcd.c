@@ -3,6 +3,8 @@
  * Virtual USB host controller: the kernel's USB core and drivers talk to
  * devices that live in the host program (a real adapter through libusb,
  * or a software model), see <asm/virtual_usb.h> for the host's side.
+ * Two usb_hcds share it, as on xHCI: a USB 2.0 root hub (the primary) and
+ * a SuperSpeed one; their ports are emulated in virtual_hcd_hub.c.
  *
  * A URB's path: usb_submit_urb() -> vhcd_urb_enqueue() flattens it into
  * a slot's struct lkl_usb_urb (the buffer is the driver's own, not
@@ -22,17 +24,12 @@
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/interrupt.h>
-#include <linux/llist.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/ktime.h>
-#include <linux/usb.h>
-#include <linux/usb/hcd.h>
-#include <linux/usb/ch11.h>
-#include <linux/unaligned.h>
 #include <asm/lkl.h>
-#include <asm/virtual_usb.h>
+#include "virtual_hcd.h"
 
 #define DRIVER_NAME	"lkl-virtual-hcd"
 
@@ -54,43 +51,15 @@ struct urb_slot {
 	struct lkl_usb_urb pub;		/* what the host reads */
 	atomic_long_t state;
 	struct urb *urb;
+	struct usb_hcd *hcd;		/* the root hub's, to give the URB back */
 	int status;
 	unsigned int actual_length;
 	struct llist_node done;
 	struct urb_slot *next_free;
 };
 
-struct virtual_port {
-	u16 status;			/* wPortStatus */
-	u16 change;			/* wPortChange */
-	const struct lkl_usb_device_ops *ops;	/* NULL: no device */
-	void *device;
-	enum lkl_usb_speed speed;
-};
-
-struct virtual_hcd {
-	spinlock_t lock;		/* ports, free slots, URB lists */
-	struct usb_hcd *hcd;
-	int irq;
-	struct virtual_port ports[LKL_USB_PORTS];
-	struct urb_slot *slots;
-	struct urb_slot *free_slots;
-	struct llist_head done;
-	atomic_t in_flight;
-	atomic64_t submitted;
-	atomic64_t completed;
-	atomic64_t bad_completions;
-	atomic64_t forced_at_detach;
-	long long bad_reported;
-};
-
 /* Set once the controller is up; the host API reads it from any thread. */
 static struct virtual_hcd *the_controller;
-
-static inline struct virtual_hcd *hcd_to_virtual(struct usb_hcd *hcd)
-{
-	return (struct virtual_hcd *)hcd->hcd_priv;
-}
 
 static long slot_state(unsigned int generation, enum slot_state state)
 {
@@ -154,7 +123,8 @@ static int vhcd_urb_enqueue(struct usb_hcd *hcd, struct urb *urb,
 			    gfp_t mem_flags)
 {
 	struct virtual_hcd *v = hcd_to_virtual(hcd);
-	int port = root_port_of(urb->dev);
+	int root_port = root_port_of(urb->dev);
+	int port = vhcd_host_port(hcd, root_port);
 	struct virtual_port *vp;
 	struct urb_slot *slot;
 	unsigned long flags;
@@ -166,7 +136,7 @@ static int vhcd_urb_enqueue(struct usb_hcd *hcd, struct urb *urb,
 	if (urb->num_sgs || (urb->transfer_buffer_length &&
 			     !urb->transfer_buffer))
 		return -EINVAL;		/* no sg_tablesize, no DMA-only */
-	if (port < 1 || port > LKL_USB_PORTS)
+	if (root_port < 1 || root_port > LKL_USB_PORTS)
 		return -ENODEV;
 
 	spin_lock_irqsave(&v->lock, flags);
@@ -189,6 +159,7 @@ static int vhcd_urb_enqueue(struct usb_hcd *hcd, struct urb *urb,
 	v->free_slots = slot->next_free;
 	atomic_inc(&v->in_flight);
 	slot->urb = urb;
+	slot->hcd = hcd;
 	urb->hcpriv = slot;
 	flatten_urb(v, slot, urb, port);
 	atomic_long_set(&slot->state,
@@ -249,17 +220,18 @@ unlock:
 static irqreturn_t vhcd_irq(int irq, void *data)
 {
 	struct virtual_hcd *v = data;
-	struct usb_hcd *hcd = v->hcd;
 	struct llist_node *list = llist_del_all(&v->done);
 	struct urb_slot *slot, *next;
 	long long bad;
 
 	llist_for_each_entry_safe(slot, next, llist_reverse_order(list), done) {
+		struct usb_hcd *hcd;
 		struct urb *urb;
 		int status;
 
 		spin_lock(&v->lock);
 		urb = slot->urb;
+		hcd = slot->hcd;
 		status = slot->status;
 		urb->actual_length = slot->actual_length;
 		if (!status && (urb->transfer_flags & URB_SHORT_NOT_OK) &&
@@ -277,7 +249,7 @@ static irqreturn_t vhcd_irq(int irq, void *data)
 	/* Host threads cannot log; report their mistakes from here. */
 	bad = atomic64_read(&v->bad_completions);
 	if (bad != v->bad_reported) {
-		dev_err_ratelimited(hcd->self.controller,
+		dev_err_ratelimited(v->hs_hcd->self.controller,
 				    "host completed %lld URB(s) with an unknown, stale or malformed handle, status or length; ignored or completed with -EOVERFLOW\n",
 				    bad - v->bad_reported);
 		v->bad_reported = bad;
@@ -347,44 +319,46 @@ struct attach_request {
 	void *device;
 };
 
-static u16 speed_status_bits(enum lkl_usb_speed speed)
+static struct usb_hcd *port_hcd(struct virtual_hcd *v, int port)
 {
-	switch (speed) {
-	case LKL_USB_SPEED_LOW:
-		return USB_PORT_STAT_LOW_SPEED;
-	case LKL_USB_SPEED_HIGH:
-		return USB_PORT_STAT_HIGH_SPEED;
-	default:
-		return 0;
-	}
+	return vhcd_host_port_is_super(port) ? v->ss_hcd : v->hs_hcd;
 }
 
+/*
+ * A connector holds one device: on its SuperSpeed half at SuperSpeed, on
+ * its USB 2.0 half otherwise, so both halves of the connector must be free.
+ */
 static long attach_in_kernel(void *arg)
 {
 	struct attach_request *req = arg;
 	struct virtual_hcd *v = the_controller;
+	bool super = req->speed == LKL_USB_SPEED_SUPER;
 	unsigned long flags;
-	int port, found = -EBUSY;
+	int connector, found = -EBUSY;
 
 	spin_lock_irqsave(&v->lock, flags);
-	for (port = 1; port <= LKL_USB_PORTS; port++) {
+	for (connector = 1; connector <= LKL_USB_PORTS; connector++) {
+		int port = super ? LKL_USB_SS_PORT(connector) : connector;
 		struct virtual_port *vp = &v->ports[port - 1];
 
-		if (vp->ops)
+		if (v->ports[connector - 1].ops ||
+		    v->ports[LKL_USB_SS_PORT(connector) - 1].ops)
 			continue;
 		vp->ops = req->ops;
 		vp->device = req->device;
 		vp->speed = req->speed;
-		vp->status |= USB_PORT_STAT_CONNECTION;
-		vp->change |= USB_PORT_STAT_C_CONNECTION;
+		vhcd_port_connect(vp, super);
 		found = port;
 		break;
 	}
 	spin_unlock_irqrestore(&v->lock, flags);
 	if (found > 0) {
-		dev_info(v->hcd->self.controller, "port %d: device attached\n",
-			 found);
-		usb_hcd_poll_rh_status(v->hcd);
+		dev_info(v->hs_hcd->self.controller,
+			 "port %d: %s device attached (%s root hub port %d)\n",
+			 found, usb_speed_string((enum usb_device_speed)req->speed),
+			 super ? "SuperSpeed" : "USB 2.0",
+			 super ? found - LKL_USB_PORTS : found);
+		usb_hcd_poll_rh_status(port_hcd(v, found));
 	}
 	return found;
 }
@@ -398,9 +372,17 @@ int lkl_usb_attach(enum lkl_usb_speed speed,
 
 	if (!READ_ONCE(the_controller))
 		return -ENODEV;
-	if (!ops || !ops->submit || !ops->cancel ||
-	    speed < LKL_USB_SPEED_LOW || speed > LKL_USB_SPEED_HIGH)
+	if (!ops || !ops->submit || !ops->cancel)
 		return -EINVAL;
+	switch (speed) {
+	case LKL_USB_SPEED_LOW:
+	case LKL_USB_SPEED_FULL:
+	case LKL_USB_SPEED_HIGH:
+	case LKL_USB_SPEED_SUPER:
+		break;
+	default:
+		return -EINVAL;
+	}
 	return lkl_call_in_task(attach_in_kernel, &req);
 }
 
@@ -419,10 +401,7 @@ static long detach_in_kernel(void *arg)
 	}
 	vp->ops = NULL;
 	vp->device = NULL;
-	vp->status &= ~(USB_PORT_STAT_CONNECTION | USB_PORT_STAT_ENABLE |
-			USB_PORT_STAT_LOW_SPEED | USB_PORT_STAT_HIGH_SPEED |
-			USB_PORT_STAT_SUSPEND | USB_PORT_STAT_RESET);
-	vp->change |= USB_PORT_STAT_C_CONNECTION;
+	vhcd_port_disconnect(vp, vhcd_host_port_is_super(port));
 
 	/* What the host still holds comes back now, as a vanished device's. */
 	for (i = 0; i < URB_SLOTS; i++) {
@@ -444,13 +423,14 @@ static long detach_in_kernel(void *arg)
 
 	if (forced) {
 		atomic64_add(forced, &v->forced_at_detach);
-		dev_warn(v->hcd->self.controller,
+		dev_warn(v->hs_hcd->self.controller,
 			 "port %d: %u URB(s) still in flight at detach, completed with -ESHUTDOWN\n",
 			 port, forced);
 		lkl_trigger_irq(v->irq);
 	}
-	dev_info(v->hcd->self.controller, "port %d: device detached\n", port);
-	usb_hcd_poll_rh_status(v->hcd);
+	dev_info(v->hs_hcd->self.controller, "port %d: device detached\n",
+		 port);
+	usb_hcd_poll_rh_status(port_hcd(v, port));
 	return 0;
 }
 
@@ -458,168 +438,9 @@ int lkl_usb_detach(int port)
 {
 	if (!READ_ONCE(the_controller))
 		return -ENODEV;
-	if (port < 1 || port > LKL_USB_PORTS)
+	if (port < 1 || port > LKL_USB_ALL_PORTS)
 		return -EINVAL;
 	return lkl_call_in_task(detach_in_kernel, (void *)(long)port);
-}
-
-/* Root hub. */
-
-static int vhcd_hub_status_data(struct usb_hcd *hcd, char *buf)
-{
-	struct virtual_hcd *v = hcd_to_virtual(hcd);
-	int bytes = DIV_ROUND_UP(LKL_USB_PORTS + 1, 8);
-	unsigned long flags;
-	bool changed = false;
-	int port;
-
-	memset(buf, 0, bytes);
-	spin_lock_irqsave(&v->lock, flags);
-	for (port = 1; port <= LKL_USB_PORTS; port++) {
-		if (v->ports[port - 1].change) {
-			buf[port / 8] |= BIT(port % 8);
-			changed = true;
-		}
-	}
-	spin_unlock_irqrestore(&v->lock, flags);
-	return changed ? bytes : 0;
-}
-
-static void hub_descriptor(struct usb_hub_descriptor *desc)
-{
-	int width = DIV_ROUND_UP(LKL_USB_PORTS + 1, 8);
-
-	memset(desc, 0, sizeof(*desc));
-	desc->bDescriptorType = USB_DT_HUB;
-	desc->bDescLength = USB_DT_HUB_NONVAR_SIZE + 2 * width;
-	desc->bNbrPorts = LKL_USB_PORTS;
-	desc->wHubCharacteristics = cpu_to_le16(HUB_CHAR_INDV_PORT_LPSM |
-						HUB_CHAR_NO_OCPM);
-	desc->bPwrOn2PwrGood = 1;
-	/* All devices removable; then the legacy PortPwrCtrlMask, all ones. */
-	memset(&desc->u.hs.DeviceRemovable[width], 0xff, width);
-}
-
-/* Called with the lock held. */
-static void port_reset(struct virtual_port *vp)
-{
-	vp->status &= ~(USB_PORT_STAT_RESET | USB_PORT_STAT_SUSPEND |
-			USB_PORT_STAT_LOW_SPEED | USB_PORT_STAT_HIGH_SPEED);
-	vp->change |= USB_PORT_STAT_C_RESET;
-	if (!vp->ops)
-		return;
-	/* A reset device is enabled at its speed, with address 0. */
-	vp->status |= USB_PORT_STAT_ENABLE | speed_status_bits(vp->speed);
-	if (vp->ops->reset)
-		vp->ops->reset(vp->device);
-}
-
-static int vhcd_hub_control(struct usb_hcd *hcd, u16 type_req, u16 value,
-			    u16 index, char *buf, u16 length)
-{
-	struct virtual_hcd *v = hcd_to_virtual(hcd);
-	struct virtual_port *vp = NULL;
-	unsigned long flags;
-	int ret = 0;
-
-	if (index >= 1 && index <= LKL_USB_PORTS)
-		vp = &v->ports[index - 1];
-
-	spin_lock_irqsave(&v->lock, flags);
-	switch (type_req) {
-	case ClearHubFeature:
-	case SetHubFeature:
-		if (value != C_HUB_LOCAL_POWER && value != C_HUB_OVER_CURRENT)
-			ret = -EPIPE;
-		break;
-	case GetHubDescriptor:
-		if ((value >> 8) != USB_DT_HUB || index) {
-			ret = -EPIPE;
-			break;
-		}
-		hub_descriptor((struct usb_hub_descriptor *)buf);
-		ret = min_t(int, length, ((struct usb_hub_descriptor *)buf)->bDescLength);
-		break;
-	case GetHubStatus:
-		memset(buf, 0, 4);
-		ret = 4;
-		break;
-	case GetPortStatus:
-		if (!vp) {
-			ret = -EPIPE;
-			break;
-		}
-		put_unaligned_le16(vp->status, buf);
-		put_unaligned_le16(vp->change, buf + 2);
-		ret = 4;
-		break;
-	case SetPortFeature:
-		if (!vp) {
-			ret = -EPIPE;
-			break;
-		}
-		switch (value) {
-		case USB_PORT_FEAT_POWER:
-			vp->status |= USB_PORT_STAT_POWER;
-			break;
-		case USB_PORT_FEAT_RESET:
-			if (vp->status & USB_PORT_STAT_POWER)
-				port_reset(vp);
-			break;
-		case USB_PORT_FEAT_SUSPEND:
-			if (vp->status & USB_PORT_STAT_ENABLE)
-				vp->status |= USB_PORT_STAT_SUSPEND;
-			break;
-		case USB_PORT_FEAT_TEST:
-		case USB_PORT_FEAT_INDICATOR:
-			break;
-		default:
-			ret = -EPIPE;
-		}
-		break;
-	case ClearPortFeature:
-		if (!vp) {
-			ret = -EPIPE;
-			break;
-		}
-		switch (value) {
-		case USB_PORT_FEAT_ENABLE:
-			vp->status &= ~(USB_PORT_STAT_ENABLE |
-					USB_PORT_STAT_LOW_SPEED |
-					USB_PORT_STAT_HIGH_SPEED);
-			break;
-		case USB_PORT_FEAT_SUSPEND:
-			vp->status &= ~USB_PORT_STAT_SUSPEND;
-			break;
-		case USB_PORT_FEAT_POWER:
-			vp->status &= ~USB_PORT_STAT_POWER;
-			break;
-		case USB_PORT_FEAT_C_CONNECTION:
-			vp->change &= ~USB_PORT_STAT_C_CONNECTION;
-			break;
-		case USB_PORT_FEAT_C_ENABLE:
-			vp->change &= ~USB_PORT_STAT_C_ENABLE;
-			break;
-		case USB_PORT_FEAT_C_SUSPEND:
-			vp->change &= ~USB_PORT_STAT_C_SUSPEND;
-			break;
-		case USB_PORT_FEAT_C_OVER_CURRENT:
-			vp->change &= ~USB_PORT_STAT_C_OVERCURRENT;
-			break;
-		case USB_PORT_FEAT_C_RESET:
-			vp->change &= ~USB_PORT_STAT_C_RESET;
-			break;
-		case USB_PORT_FEAT_INDICATOR:
-			break;
-		default:
-			ret = -EPIPE;
-		}
-		break;
-	default:
-		ret = -EPIPE;
-	}
-	spin_unlock_irqrestore(&v->lock, flags);
-	return ret;
 }
 
 static int vhcd_get_frame_number(struct usb_hcd *hcd)
@@ -641,11 +462,15 @@ static void vhcd_stop(struct usb_hcd *hcd)
 	hcd->state = HC_STATE_HALT;
 }
 
+/*
+ * One driver for both root hubs, as xHCI's: it is a USB 3 controller, and
+ * probe turns the primary usb_hcd into the USB 2.0 half.
+ */
 static const struct hc_driver virtual_hc_driver = {
 	.description = DRIVER_NAME,
 	.product_desc = "airtap virtual USB host controller",
-	.hcd_priv_size = sizeof(struct virtual_hcd),
-	.flags = HCD_USB2 | HCD_BH,
+	.hcd_priv_size = sizeof(struct virtual_root_hub),
+	.flags = HCD_USB3 | HCD_SHARED | HCD_BH,
 	.start = vhcd_start,
 	.stop = vhcd_stop,
 	.urb_enqueue = vhcd_urb_enqueue,
@@ -655,24 +480,41 @@ static const struct hc_driver virtual_hc_driver = {
 	.hub_control = vhcd_hub_control,
 };
 
+static struct usb_hcd *create_root_hub(struct virtual_hcd *v,
+				       struct platform_device *pdev,
+				       struct usb_hcd *primary)
+{
+	struct usb_hcd *hcd;
+
+	if (primary)
+		hcd = usb_create_shared_hcd(&virtual_hc_driver, &pdev->dev,
+					    dev_name(&pdev->dev), primary);
+	else
+		hcd = usb_create_hcd(&virtual_hc_driver, &pdev->dev,
+				     dev_name(&pdev->dev));
+	if (!hcd)
+		return NULL;
+	((struct virtual_root_hub *)hcd->hcd_priv)->controller = v;
+	/* Before usb_add_hcd, which gives the root hub device this speed. */
+	if (!primary)
+		hcd->speed = HCD_USB2;
+	return hcd;
+}
+
 static int vhcd_probe(struct platform_device *pdev)
 {
 	struct virtual_hcd *v;
-	struct usb_hcd *hcd;
 	int i, ret;
 
-	hcd = usb_create_hcd(&virtual_hc_driver, &pdev->dev,
-			     dev_name(&pdev->dev));
-	if (!hcd)
+	v = kzalloc_obj(*v);
+	if (!v)
 		return -ENOMEM;
-	v = hcd_to_virtual(hcd);
 	spin_lock_init(&v->lock);
 	init_llist_head(&v->done);
-	v->hcd = hcd;
 	v->slots = vzalloc(array_size(URB_SLOTS, sizeof(*v->slots)));
 	if (!v->slots) {
 		ret = -ENOMEM;
-		goto put_hcd;
+		goto free_controller;
 	}
 	for (i = URB_SLOTS - 1; i >= 0; i--) {
 		v->slots[i].next_free = v->free_slots;
@@ -688,23 +530,40 @@ static int vhcd_probe(struct platform_device *pdev)
 	if (ret)
 		goto put_irq;
 
-	ret = usb_add_hcd(hcd, 0, 0);
-	if (ret)
+	ret = -ENOMEM;
+	v->hs_hcd = create_root_hub(v, pdev, NULL);
+	if (!v->hs_hcd)
 		goto free_irq;
-	platform_set_drvdata(pdev, hcd);
+	v->ss_hcd = create_root_hub(v, pdev, v->hs_hcd);
+	if (!v->ss_hcd)
+		goto put_hs_hcd;
+	ret = usb_add_hcd(v->hs_hcd, 0, 0);
+	if (ret)
+		goto put_ss_hcd;
+	ret = usb_add_hcd(v->ss_hcd, 0, 0);
+	if (ret)
+		goto remove_hs_hcd;
 	WRITE_ONCE(the_controller, v);
-	dev_info(&pdev->dev, "%d ports, USB 2.0 high speed, IRQ %d\n",
-		 LKL_USB_PORTS, v->irq);
+	dev_info(&pdev->dev,
+		 "%d ports: USB 2.0 high speed on bus %d, SuperSpeed on bus %d, IRQ %d\n",
+		 LKL_USB_PORTS, v->hs_hcd->self.busnum, v->ss_hcd->self.busnum,
+		 v->irq);
 	return 0;
 
+remove_hs_hcd:
+	usb_remove_hcd(v->hs_hcd);
+put_ss_hcd:
+	usb_put_hcd(v->ss_hcd);
+put_hs_hcd:
+	usb_put_hcd(v->hs_hcd);
 free_irq:
 	free_irq(v->irq, v);
 put_irq:
 	lkl_put_irq(v->irq, DRIVER_NAME);
 free_slots:
 	vfree(v->slots);
-put_hcd:
-	usb_put_hcd(hcd);
+free_controller:
+	kfree(v);
 	return ret;
 }
 

@@ -3,11 +3,13 @@
  * The virtual USB host controller's interface to the host
  * (arch/lkl/drivers/virtual_hcd.c).
  *
- * The kernel's USB core sees a USB 2.0 high-speed host controller whose
- * root hub has LKL_USB_PORTS ports. A host program plugs a device into a
- * port with lkl_usb_attach(); from then on every URB the kernel submits
- * to that device is handed, flattened into struct lkl_usb_urb, to the
- * device's submit callback. The host finishes each URB exactly once with
+ * The kernel's USB core sees a USB 3 host controller laid out as xHCI is:
+ * LKL_USB_PORTS connectors, each with a USB 2.0 half (on a USB 2.0 root
+ * hub, low/full/high speed) and a SuperSpeed half (on a USB 3 root hub,
+ * 5 Gb/s). A host program plugs a device into a free connector with
+ * lkl_usb_attach(); from then on every URB the kernel submits to that
+ * device is handed, flattened into struct lkl_usb_urb, to the device's
+ * submit callback. The host finishes each URB exactly once with
  * lkl_usb_complete(), from any thread, at any time.
  *
  * Plain C types only, like host_ops.h: hosts include this next to their
@@ -16,14 +18,26 @@
 #ifndef _ASM_LKL_VIRTUAL_USB_H
 #define _ASM_LKL_VIRTUAL_USB_H
 
-/* Root-hub ports, numbered 1..LKL_USB_PORTS. */
+/*
+ * Ports as the host numbers them (lkl_usb_attach's result, lkl_usb_detach's
+ * argument, struct lkl_usb_urb.port), 1..LKL_USB_ALL_PORTS:
+ *   1..LKL_USB_PORTS        the USB 2.0 halves: port n of the USB 2.0 root
+ *                           hub, which registers first (bus 1 when it is
+ *                           the only controller: sysfs 1-n);
+ *   LKL_USB_SS_PORT(n)      the SuperSpeed half of connector n: port n of
+ *                           the USB 3 root hub, the next bus (2: sysfs 2-n).
+ * Connector n holds one device, on one of its halves.
+ */
 #define LKL_USB_PORTS		8
+#define LKL_USB_SS_PORT(n)	(LKL_USB_PORTS + (n))
+#define LKL_USB_ALL_PORTS	(2 * LKL_USB_PORTS)
 
 /* Device speeds (the values of the kernel's enum usb_device_speed). */
 enum lkl_usb_speed {
 	LKL_USB_SPEED_LOW = 1,
 	LKL_USB_SPEED_FULL = 2,
 	LKL_USB_SPEED_HIGH = 3,
+	LKL_USB_SPEED_SUPER = 5,	/* 5 Gb/s, on a SuperSpeed port */
 };
 
 /* Transfer types (the values of bmAttributes & 3 in endpoint descriptors). */
@@ -49,7 +63,7 @@ enum lkl_usb_transfer_type {
  */
 struct lkl_usb_urb {
 	unsigned long long handle;	/* names the URB to lkl_usb_complete */
-	unsigned int port;		/* root-hub port of the device */
+	unsigned int port;		/* host port number of the device */
 	unsigned char address;		/* USB device address (0 before SET_ADDRESS) */
 	unsigned char endpoint;		/* number | LKL_USB_DIR_IN */
 	unsigned char type;		/* enum lkl_usb_transfer_type */
@@ -83,16 +97,18 @@ struct lkl_usb_device_ops {
 };
 
 /*
- * Plug a device into a free port; returns the port (1..LKL_USB_PORTS) or
- * -EBUSY (no free port), -ENODEV (no controller), -EINVAL. The hub
- * notices the connection and the USB core enumerates the device
- * asynchronously. Call from a host thread, not from a callback.
+ * Plug a device into the first free connector: a LKL_USB_SPEED_SUPER
+ * device into its SuperSpeed half (returns LKL_USB_SS_PORT(n)), any other
+ * into its USB 2.0 half (returns n). Returns -EBUSY (no free connector),
+ * -ENODEV (no controller), -EINVAL (no ops, or not one of the speeds
+ * above). The hub notices the connection and the USB core enumerates the
+ * device asynchronously. Call from a host thread, not from a callback.
  */
 int lkl_usb_attach(enum lkl_usb_speed speed,
 		   const struct lkl_usb_device_ops *ops, void *device);
 
 /*
- * Unplug the device on @port (surprise removal). URBs still in flight
+ * Unplug the device on @port (1..LKL_USB_ALL_PORTS; surprise removal). URBs still in flight
  * are completed by the kernel with -ESHUTDOWN; when this returns, the
  * device's callbacks are never called again and its URBs' buffers must
  * not be touched. Returns 0, or -EINVAL/-ENOENT for a bad or empty port.
