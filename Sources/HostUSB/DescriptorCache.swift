@@ -53,16 +53,6 @@ public struct USBDescriptorCache: Sendable, Hashable {
         }
         return nil
     }
-
-    /// The descriptors as our USB 2.0 host controller presents a device of
-    /// `speed`: unchanged up to high speed; SuperSpeed devices become
-    /// high-speed ones (see `HighSpeedPresentation`).
-    public func presented(at speed: HostUSBSpeed) -> USBDescriptorCache {
-        guard speed.isSuperSpeed else { return self }
-        return USBDescriptorCache(
-            device: HighSpeedPresentation.deviceDescriptor(device),
-            configurations: configurations.map(HighSpeedPresentation.configurationDescriptor))
-    }
 }
 
 /// A malformed descriptor.
@@ -90,68 +80,6 @@ enum DescriptorWalk {
             result.append(Descriptor(bytes: Array(bytes[offset..<(offset + length)])))
             offset += length
         }
-        return result
-    }
-}
-
-/// Our controller is USB 2.0, so a SuperSpeed device is shown to the kernel
-/// as a high-speed one. Its descriptors are rewritten to be valid at high
-/// speed; the real device keeps running at SuperSpeed on the host.
-public enum HighSpeedPresentation {
-    /// SuperSpeed endpoint companion (USB 3.2 §9.6.7).
-    static let superSpeedEndpointCompanion: UInt8 = 0x30
-    /// SuperSpeedPlus isochronous endpoint companion (§9.6.8).
-    static let superSpeedPlusIsochronousCompanion: UInt8 = 0x31
-
-    /// bcdUSB 2.10 (a USB 2.0 device with a BOS) and a 64-byte EP0; a
-    /// SuperSpeed device's bMaxPacketSize0 is the exponent 9 (512 bytes),
-    /// which means nothing at high speed.
-    public static func deviceDescriptor(_ descriptor: [UInt8]) -> [UInt8] {
-        guard descriptor.count >= 18 else { return descriptor }
-        var result = descriptor
-        result[2] = 0x10
-        result[3] = 0x02
-        result[7] = 64
-        return result
-    }
-
-    /// Drops the SuperSpeed companions, sets bulk endpoints to 512 bytes (the
-    /// only high-speed bulk size), caps interrupt and isochronous endpoints
-    /// at 1024 bytes (one transaction per microframe; the burst and mult of
-    /// the companion do not exist at high speed), and fixes wTotalLength.
-    public static func configurationDescriptor(_ configuration: [UInt8]) -> [UInt8] {
-        guard configuration.count >= 9 else { return configuration }
-        let declaredLength = Int(UInt16(configuration[2]) | UInt16(configuration[3]) << 8)
-        let body = Array(configuration.prefix(max(9, min(declaredLength, configuration.count))))
-        var result: [UInt8] = []
-        result.reserveCapacity(body.count)
-        for descriptor in DescriptorWalk.descriptors(in: body) {
-            switch descriptor.type {
-            case superSpeedEndpointCompanion, superSpeedPlusIsochronousCompanion:
-                continue
-            case USBDescriptorType.endpoint where descriptor.bytes.count >= 7:
-                result += endpointDescriptor(descriptor.bytes)
-            default:
-                result += descriptor.bytes
-            }
-        }
-        let total = UInt16(result.count)
-        result[2] = UInt8(truncatingIfNeeded: total)
-        result[3] = UInt8(truncatingIfNeeded: total >> 8)
-        return result
-    }
-
-    static func endpointDescriptor(_ endpoint: [UInt8]) -> [UInt8] {
-        var result = endpoint
-        let original = Int(UInt16(endpoint[4]) | UInt16(endpoint[5]) << 8) & 0x7ff
-        let size: Int
-        switch USBTransferType(rawValue: endpoint[3] & 0x3) {
-        case .bulk: size = 512
-        case .interrupt, .isochronous: size = min(original, 1024)
-        default: size = original
-        }
-        result[4] = UInt8(truncatingIfNeeded: size)
-        result[5] = UInt8(truncatingIfNeeded: size >> 8)
         return result
     }
 }

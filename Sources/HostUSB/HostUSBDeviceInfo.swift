@@ -27,13 +27,16 @@ public enum HostUSBSpeed: String, Sendable, Hashable, Codable, CaseIterable {
 
     public var isSuperSpeed: Bool { self == .super || self == .superPlus }
 
-    /// What our USB 2.0 root hub reports: SuperSpeed devices (and ones whose
-    /// speed libusb does not know) appear as high-speed devices.
+    /// The speed the virtual controller presents the device at: its own.
+    /// SuperSpeedPlus devices sit on the 5 Gb/s root hub (their descriptors
+    /// are valid there; the device keeps its rate on the host), and a device
+    /// whose speed libusb does not know is taken for a high-speed one.
     public var presentedSpeed: USBSpeed {
         switch self {
         case .low: return .low
         case .full: return .full
-        case .high, .super, .superPlus, .unknown: return .high
+        case .high, .unknown: return .high
+        case .super, .superPlus: return .super
         }
     }
 

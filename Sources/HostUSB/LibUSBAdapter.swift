@@ -12,9 +12,10 @@ import USBHost
 /// our virtual host controller: every URB becomes a libusb transfer on the
 /// real device, and completes from libusb's event thread.
 ///
+/// * The device is presented at its own speed (SuperSpeed ones on the
+///   SuperSpeed root hub) with its own descriptors, unchanged.
 /// * GET_DESCRIPTOR(DEVICE / CONFIGURATION) is answered from descriptors
-///   read at open (rewritten for high speed if the device is SuperSpeed),
-///   at once unless earlier EP0 requests are still outstanding: then in
+///   read at open, at once unless earlier EP0 requests are still outstanding: then in
 ///   order behind them, as a device answers its control requests.
 /// * SET_CONFIGURATION, SET_INTERFACE, CLEAR_FEATURE(ENDPOINT_HALT) and
 ///   port resets use libusb's blocking calls for them, on a per-adapter
@@ -60,10 +61,8 @@ public final class LibUSBAdapter: USBDevice {
     public let info: HostUSBDeviceInfo
     public let speed: USBSpeed
     public let options: Options
-    /// The descriptors the kernel sees.
+    /// The device's descriptors, which the kernel sees unchanged.
     public let descriptors: USBDescriptorCache
-    /// The device's own descriptors (real packet sizes, for chunking).
-    let deviceDescriptors: USBDescriptorCache
 
     let operations: any USBDeviceOperations
     private let environment: AdapterEnvironment
@@ -130,7 +129,7 @@ public final class LibUSBAdapter: USBDevice {
     /// An adapter over already opened `operations` whose interfaces of
     /// `configuration` are claimed. Tests pass a fake device here.
     init(
-        info: HostUSBDeviceInfo, descriptors deviceDescriptors: USBDescriptorCache, configuration: UInt8,
+        info: HostUSBDeviceInfo, descriptors: USBDescriptorCache, configuration: UInt8,
         claimedInterfaces: [UInt8], operations: any USBDeviceOperations, environment: AdapterEnvironment,
         options: Options
     ) throws(HostUSBError) {
@@ -139,8 +138,7 @@ public final class LibUSBAdapter: USBDevice {
         self.operations = operations
         self.environment = environment
         speed = info.speed.presentedSpeed
-        self.deviceDescriptors = deviceDescriptors
-        descriptors = deviceDescriptors.presented(at: info.speed)
+        self.descriptors = descriptors
         state = Mutex(State(configuration: configuration, claimedInterfaces: claimedInterfaces))
         do {
             let thread = try JoinableThread { [self] in runWorker() }
@@ -148,8 +146,8 @@ public final class LibUSBAdapter: USBDevice {
         } catch {
             throw .threadFailed("\(error)")
         }
-        if info.speed.isSuperSpeed {
-            logger.info("\(info.location) \(info.idText) runs at \(info.speed.text); presented to the kernel as a high-speed device")
+        if info.speed == .superPlus {
+            logger.info("\(info.location) \(info.idText) runs at \(info.speed.text); presented to the kernel at 5 Gbit/s (SuperSpeed)")
         }
     }
 
@@ -588,7 +586,7 @@ public final class LibUSBAdapter: USBDevice {
     /// it while interfaces are claimed, and a raw request would leave the
     /// host kernel's view of the device stale.
     private func setConfiguration(_ value: UInt8) -> USBCompletion {
-        guard value == 0 || deviceDescriptors.configuration(value: value) != nil else { return .stall }
+        guard value == 0 || descriptors.configuration(value: value) != nil else { return .stall }
         let (current, claimed) = state.withLock { state in
             state.deviceTouchedSinceReset = true
             return (state.configuration, state.claimedInterfaces)
@@ -609,7 +607,7 @@ public final class LibUSBAdapter: USBDevice {
             reclaim(claimed, configuration: current)
             return Self.standardRequestCompletion(result)
         }
-        let interfaces = deviceDescriptors.interfaceNumbers(configurationValue: value)
+        let interfaces = descriptors.interfaceNumbers(configurationValue: value)
         var nowClaimed: [UInt8] = []
         for interface in interfaces {
             let claim = operations.claimInterface(interface)
@@ -904,7 +902,7 @@ final class TransferJob: @unchecked Sendable {
             bounce = nil
             let chunkable = request.type == .bulk
             let maxPacket =
-                adapter.deviceDescriptors.maxPacketSize(
+                adapter.descriptors.maxPacketSize(
                     endpoint: request.endpoint, configurationValue: adapter.currentConfigurationForPlanning) ?? 512
             plan = BulkChunkPlan(
                 totalLength: request.length, maximum: chunkable ? maxBulkTransferBytes : nil,

@@ -594,6 +594,7 @@ extension HostUSBSpeed {
         case .low: self = .low
         case .full: self = .full
         case .high: self = .high
+        case .super: self = .super
         }
     }
 }

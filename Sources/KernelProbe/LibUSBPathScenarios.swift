@@ -13,22 +13,26 @@ import Wireless
 // real drivers, with device models standing in for the hardware behind
 // the libusb seam (ModelBackedUSBDevice).
 
-/// usbtest-libusb [tests]: the usbtest scenario with gadget zero behind
-/// LibUSBAdapter. Reports the adapter's and the stand-in's counters,
-/// among them the threads transfer callbacks ran on.
-func runUSBTestOverLibUSB(selection: String) throws {
-    let cases = selectedUSBTestCases(selection)
+/// usbtest-libusb [super] [tests]: the usbtest scenario with gadget zero
+/// behind LibUSBAdapter. Reports the adapter's and the stand-in's
+/// counters, among them the threads transfer callbacks ran on.
+func runUSBTestOverLibUSB(arguments: [String]) throws {
+    let parsed = GadgetZeroArguments(arguments)
+    let cases = selectedUSBTestCases(parsed.selection)
     let watchdog = Watchdog(seconds: 300, message: "usbtest-libusb scenario")
     defer { watchdog.disarm() }
 
     let kernel = try Kernel.boot()
     try USBFS.mountDevices(kernel)
     let bench = USBTestBench(kernel: kernel, controller: VirtualHostController())
-    let gadget = GadgetZero()
+    let gadget = GadgetZero(options: parsed.gadgetOptions)
     let adapter = try LibUSBAdapter.overModel(gadget)
     guard let standIn = adapter.modelStandIn else { ProbeOutput.fail("overModel gave an adapter without its stand-in") }
     let (port, node) = try bench.attachAndWait(adapter)
-    ProbeOutput.result(["port": "\(port)", "node": node, "device": adapter.info.summary])
+    ProbeOutput.result([
+        "port": "\(port)", "node": node, "device": adapter.info.summary, "presented_speed": "\(adapter.speed)",
+    ])
+    try bench.reportSpeed(port: port)
     let fd = try kernel.open(node, flags: .readWrite)
     try bench.waitForUSBTest(fd: fd)
     // Enumeration and binding alone: the kernel's SET_CONFIGURATION is a

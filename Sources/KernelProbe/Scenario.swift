@@ -21,9 +21,10 @@ enum Scenario: String, CaseIterable {
     /// lkl_syscall(getpid) against the host's getpid syscall; extra argument: iterations.
     case benchSyscall = "bench-syscall"
     /// Gadget zero on the virtual host controller, driven by usbtest through
-    /// usbfs like testusb; extra argument: comma-separated test numbers.
+    /// usbfs like testusb; extra arguments: `super` (SuperSpeed gadget zero
+    /// on the SuperSpeed root hub), comma-separated test numbers.
     case usbtest
-    /// Gadget zero with a usbmon pcap trace; extra argument: the pcap path.
+    /// Gadget zero with a usbmon pcap trace; extra arguments: the pcap path, `super`.
     case usbTrace = "usb-trace"
     /// Malformed descriptors: enumeration errors in the kernel log, no hang.
     case usbBadDescriptors = "usb-bad-descriptors"
@@ -44,7 +45,7 @@ enum Scenario: String, CaseIterable {
     /// (`make hwtest`); extra: a device selector (default usb).
     case usbHardware = "usb-hw"
     /// usbtest against gadget zero behind LibUSBAdapter, a model standing
-    /// in for the hardware behind libusb; extra: comma-separated test numbers.
+    /// in for the hardware behind libusb; extra: `super`, comma-separated test numbers.
     case usbtestOverLibUSB = "usbtest-libusb"
     /// The rtl8187 driver on the RTL8187 model behind LibUSBAdapter: bind,
     /// monitor mode, RX, surprise removal; extra: air frame count.
@@ -61,8 +62,8 @@ enum Scenario: String, CaseIterable {
         case .panic: try runPanic(extraCommandLine: extra)
         case .benchBoot: try runBenchBoot()
         case .benchSyscall: try runBenchSyscall(iterations: extraArguments.first.flatMap { Int($0) } ?? 1_000_000)
-        case .usbtest: try runUSBTest(selection: extra)
-        case .usbTrace: try runUSBTrace(path: extra)
+        case .usbtest: try runUSBTest(arguments: extraArguments)
+        case .usbTrace: try runUSBTrace(arguments: extraArguments)
         case .usbBadDescriptors: try runUSBBadDescriptors()
         case .usbBadHost: try runUSBBadHost()
         case .benchUSB: try runBenchUSB()
@@ -70,7 +71,7 @@ enum Scenario: String, CaseIterable {
         case .rtl8187Receive: try runRTL8187Receive(arguments: extraArguments)
         case .rtl8187Transmit: try runRTL8187Transmit(arguments: extraArguments)
         case .usbHardware: try runUSBHardwareTest(selectorText: extra)
-        case .usbtestOverLibUSB: try runUSBTestOverLibUSB(selection: extra)
+        case .usbtestOverLibUSB: try runUSBTestOverLibUSB(arguments: extraArguments)
         case .rtl8187OverLibUSB: try runRTL8187OverLibUSB(arguments: extraArguments)
         case .usbDetachInFlight: try runUSBDetachInFlight(count: extraArguments.first.flatMap { Int($0) } ?? 100)
         }

@@ -36,10 +36,11 @@ func runUSBHardwareTest(selectorText: String) throws {
     let bench = USBTestBench(kernel: kernel, controller: controller)
     let (port, node) = try bench.attachAndWait(adapter, seconds: 30)
     ProbeOutput.result(["port": "\(port)", "node": node])
+    try bench.reportSpeed(port: port)
 
     // Hand every interface to usbtest (its generic entry takes the
     // vendor/product given at boot).
-    let usbDevice = "1-\(port)"
+    let usbDevice = VirtualHostController.deviceName(ofPort: port)
     let interfaces = try kernel.directoryEntries(atPath: "/sys/bus/usb/devices").map(\.name)
         .filter { $0.hasPrefix(usbDevice + ":") }.sorted()
     for interface in interfaces {

@@ -39,16 +39,23 @@ enum USBFS {
         try kernel.mountIfNeeded("devtmpfs", at: "/dev")
     }
 
-    /// Waits for a usbfs node on bus 1 other than the root hub (001).
+    /// The usbfs nodes of devices (root hubs, 001, left out) on both of the
+    /// controller's buses, sorted.
+    static func deviceNodes(_ kernel: Kernel) -> [String] {
+        [VirtualHostController.busNumber, VirtualHostController.superSpeedBusNumber].flatMap { bus in
+            let digits = String(bus)
+            let directory = "/dev/bus/usb/" + String(repeating: "0", count: max(0, 3 - digits.count)) + digits
+            let names = (try? kernel.directoryEntries(atPath: directory).map(\.name)) ?? []
+            return names.filter { $0 != "." && $0 != ".." && $0 != "001" }.sorted().map { "\(directory)/\($0)" }
+        }
+    }
+
+    /// Waits for a device's usbfs node (on either bus) not in `excluding`.
     static func waitForDeviceNode(_ kernel: Kernel, excluding: Set<String> = [], seconds: Double) -> String? {
         var found: String?
         _ = waitUntil(seconds: seconds, pollInterval: 0.005) {
-            let names = (try? kernel.directoryEntries(atPath: "/dev/bus/usb/001").map(\.name)) ?? []
-            let path = names.filter { $0 != "." && $0 != ".." && $0 != "001" }.sorted()
-                .map { "/dev/bus/usb/001/\($0)" }
-                .first { !excluding.contains($0) }
-            found = path
-            return path != nil
+            found = deviceNodes(kernel).first { !excluding.contains($0) }
+            return found != nil
         }
         return found
     }
@@ -209,15 +216,25 @@ struct USBTestBench {
         let port = try controller.attach(device)
         guard let node = USBFS.waitForDeviceNode(kernel, excluding: before, seconds: seconds) else {
             ProbeOutput.fail(
-                "no /dev/bus/usb/001 node appeared within \(Int(seconds)) s of attaching on port \(port)\n"
+                "no /dev/bus/usb node appeared within \(Int(seconds)) s of attaching on port \(port)\n"
                     + "--- kernel log tail ---\n\(kernel.consoleLog)")
         }
         return (port, node)
     }
 
-    func existingNodes() -> [String] {
-        let names = (try? kernel.directoryEntries(atPath: "/dev/bus/usb/001").map(\.name)) ?? []
-        return names.filter { $0 != "." && $0 != ".." }.map { "/dev/bus/usb/001/\($0)" }
+    func existingNodes() -> [String] { USBFS.deviceNodes(kernel) }
+
+    /// The speed the kernel runs the device on `port` at (sysfs `speed`, in
+    /// Mb/s: 480, 5000), as RESULT `<prefix>speed_mbps` and a log line.
+    @discardableResult
+    func reportSpeed(port: Int, prefix: String = "device_") throws -> Int {
+        try kernel.mountIfNeeded("sysfs", at: "/sys")
+        let name = VirtualHostController.deviceName(ofPort: port)
+        let text = String(decoding: try kernel.readFile("/sys/bus/usb/devices/\(name)/speed"), as: UTF8.self)
+        let speed = Int(text.filter(\.isNumber)) ?? 0
+        ProbeOutput.emit("USBDEVICE \(name) on port \(port) at \(speed) Mb/s")
+        ProbeOutput.result(["\(prefix)speed_mbps": "\(speed)", "\(prefix)name": name])
+        return speed
     }
 
     /// Waits until usbtest is bound to interface 0 (test 0, NOP, succeeds).

@@ -49,20 +49,45 @@ let usbtestCases: [USBTestParameters] = [
 /// Isochronous tests: reported as unsupported, not failed.
 let isochronousTests: Set<UInt32> = [15, 16, 22, 23]
 
-/// Boots, attaches gadget zero, runs usbtest cases (all, or the
-/// comma-separated numbers in `selection`) through usbfs as testusb does,
-/// prints a table and one RESULT line per case.
-func runUSBTest(selection: String) throws {
-    let cases = selectedUSBTestCases(selection)
+/// The arguments of the gadget-zero scenarios: `super` (or `high`, the
+/// default) picks the speed gadget zero runs at; anything else is the
+/// scenario's own (test numbers, a path).
+struct GadgetZeroArguments {
+    var speed: USBSpeed = .high
+    var rest: [String] = []
+
+    init(_ arguments: [String]) {
+        for argument in arguments {
+            switch argument {
+            case "super": speed = .super
+            case "high": speed = .high
+            default: rest.append(argument)
+            }
+        }
+    }
+
+    /// The usbtest case selection (comma-separated numbers).
+    var selection: String { rest.joined(separator: ",") }
+
+    var gadgetOptions: GadgetZero.Options { GadgetZero.Options(speed: speed, bulkMaxBurst: speed == .super ? 3 : 0) }
+}
+
+/// Boots, attaches gadget zero (at high speed or SuperSpeed), runs usbtest
+/// cases (all, or the comma-separated numbers given) through usbfs as
+/// testusb does, prints a table and one RESULT line per case.
+func runUSBTest(arguments: [String]) throws {
+    let parsed = GadgetZeroArguments(arguments)
+    let cases = selectedUSBTestCases(parsed.selection)
     let watchdog = Watchdog(seconds: 300, message: "usbtest scenario")
     defer { watchdog.disarm() }
 
     let kernel = try Kernel.boot()
     try USBFS.mountDevices(kernel)
     let bench = USBTestBench(kernel: kernel, controller: VirtualHostController())
-    let gadget = GadgetZero()
+    let gadget = GadgetZero(options: parsed.gadgetOptions)
     let (port, node) = try bench.attachAndWait(gadget)
     ProbeOutput.result(["port": "\(port)", "node": node])
+    try bench.reportSpeed(port: port)
     let fd = try kernel.open(node, flags: .readWrite)
     try bench.waitForUSBTest(fd: fd)
 
@@ -124,10 +149,14 @@ func runUSBTestCases(_ kernel: Kernel, fd: Int, cases: [USBTestParameters]) thro
     return failures
 }
 
-/// Attaches gadget zero with a usbmon trace to `path`, lets it enumerate,
-/// runs a few transfers, detaches and closes the trace.
-func runUSBTrace(path: String) throws {
-    guard !path.isEmpty else { ProbeOutput.fail("usb-trace needs the pcap path as its argument") }
+/// Attaches gadget zero (high speed, or SuperSpeed with `super`) with a
+/// usbmon trace to the path given, lets it enumerate, runs a few
+/// transfers, detaches and closes the trace.
+func runUSBTrace(arguments: [String]) throws {
+    let parsed = GadgetZeroArguments(arguments)
+    guard let path = parsed.rest.first, !path.isEmpty else {
+        ProbeOutput.fail("usb-trace needs the pcap path as its argument")
+    }
     let watchdog = Watchdog(seconds: 60, message: "usb-trace scenario")
     defer { watchdog.disarm() }
 
@@ -135,8 +164,10 @@ func runUSBTrace(path: String) throws {
     try USBFS.mountDevices(kernel)
     let trace = try USBMonitorTraceWriter(path: path)
     let bench = USBTestBench(kernel: kernel, controller: VirtualHostController(trace: trace))
-    let gadget = GadgetZero()
+    let gadget = GadgetZero(options: parsed.gadgetOptions)
     let (port, node) = try bench.attachAndWait(gadget)
+    ProbeOutput.result(["port": "\(port)", "bus": "\(VirtualHostController.busNumber(ofPort: port))"])
+    try bench.reportSpeed(port: port)
     let fd = try kernel.open(node, flags: .readWrite)
     try bench.waitForUSBTest(fd: fd)
     // A little of everything: bulk OUT and IN, vendor control OUT/IN.

@@ -10,8 +10,13 @@ import USBHost
 /// (drivers/usb/gadget/legacy/zero.c with f_sourcesink.c and f_loopback.c),
 /// as the kernel's usbtest driver (drivers/usb/misc/usbtest.c) expects it:
 ///
-/// * 0525:a4a0, high speed, vendor-specific, two configurations:
-///   source/sink (value 3, the default) and loopback (value 2).
+/// * 0525:a4a0, vendor-specific, two configurations: source/sink (value 3,
+///   the default) and loopback (value 2). High speed (bcdUSB 2.00, 512-byte
+///   bulk packets, full-speed other-speed descriptors), or SuperSpeed
+///   (`Options.speed`): bcdUSB 3.00, bMaxPacketSize0 9 (2^9 = 512), 1024-byte
+///   endpoints each followed by its SuperSpeed companion, and a BOS with
+///   the USB 2.0 extension and SuperSpeed capability a SuperSpeed gadget
+///   zero reports (composite.c's bos_desc).
 /// * Source/sink interface 0, altsetting 0: bulk IN 0x81 (source) and OUT
 ///   0x01 (sink), plus an interrupt IN 0x82 / OUT 0x02 pair (usbtest tests
 ///   25/26 take interrupt endpoints only from the altsetting it uses);
@@ -20,7 +25,9 @@ import USBHost
 ///   return them): usbtest tests 14 and 21.
 /// * Chapter 9 requests as usbtest tests 9 and 10 check them; requests
 ///   it expects to stall (GET_DESCRIPTOR of an interface, endpoint or BOS on
-///   a USB 2.0 device, unknown requests) stall.
+///   a USB 2.0 device, of the device qualifier at SuperSpeed, unknown
+///   requests) stall. At SuperSpeed also SET_SEL, SET_ISOCH_DELAY and the
+///   U1/U2/LTM enables, which the hub driver may send.
 /// * Endpoint halt: SET_FEATURE(ENDPOINT_HALT) makes I/O on the endpoint
 ///   fail with -EPIPE and GET_STATUS report 1, until CLEAR_FEATURE,
 ///   SET_INTERFACE or SET_CONFIGURATION.
@@ -52,15 +59,22 @@ public final class GadgetZero: USBDevice {
         /// URB). Off by default: usbtest's unlink tests need URBs that
         /// stay in flight after submission.
         public var completesInline = false
+        /// `.high` or `.super` (lower speeds present the high-speed device).
+        public var speed: USBSpeed = .high
+        /// SuperSpeed bulk endpoints' bMaxBurst (packets per burst - 1; g_zero's
+        /// bulk_maxburst, 0...15).
+        public var bulkMaxBurst: UInt8 = 0
 
         public init(
             pattern: Pattern = .zeros, productID: UInt16 = 0xa4a0, holdBulkIn: Bool = false,
-            completesInline: Bool = false
+            completesInline: Bool = false, speed: USBSpeed = .high, bulkMaxBurst: UInt8 = 0
         ) {
             self.pattern = pattern
             self.productID = productID
             self.holdBulkIn = holdBulkIn
             self.completesInline = completesInline
+            self.speed = speed == .super ? .super : .high
+            self.bulkMaxBurst = min(bulkMaxBurst, 15)
         }
     }
 
@@ -84,13 +98,16 @@ public final class GadgetZero: USBDevice {
     /// How much OUT data the loopback holds before OUT URBs wait (its qlen 32 x 4 KiB).
     public static let loopbackCapacity = 32 * 4096
 
-    public let speed: USBSpeed = .high
+    public let speed: USBSpeed
     public let options: Options
     public let deviceDescriptor: USBDeviceDescriptor
     /// Index order: GET_DESCRIPTOR(CONFIG, index).
     public let configurations: [USBConfigurationDescriptor]
-    /// The same configurations at full speed (other-speed descriptors).
+    /// The same configurations at full speed (other-speed descriptors of a
+    /// high-speed device; none at SuperSpeed, where it is not dual-speed).
     public let fullSpeedConfigurations: [USBConfigurationDescriptor]
+    /// SuperSpeed only (bcdUSB 3.00 requires one).
+    public let bos: USBBinaryObjectStore?
     public let strings: [UInt8: String]
 
     private let state = Mutex(State())
@@ -99,17 +116,30 @@ public final class GadgetZero: USBDevice {
 
     public init(options: Options = Options()) {
         self.options = options
+        speed = options.speed
+        let superSpeed = options.speed == .super
         var device = USBDeviceDescriptor(vendorID: Self.vendorID, productID: options.productID)
         device.deviceClass = 0xff
-        device.maxPacketSize0 = 64
+        // SuperSpeed: bMaxPacketSize0 is an exponent, 2^9 = 512 bytes.
+        device.usbVersion = superSpeed ? 0x0300 : 0x0200
+        device.maxPacketSize0 = superSpeed ? 9 : 64
         device.deviceVersion = 0x0612
         device.manufacturerIndex = 1
         device.productIndex = 2
         device.serialNumberIndex = 3
         device.configurationCount = 2
         deviceDescriptor = device
-        configurations = [Self.sourceSink(highSpeed: true), Self.loopback(highSpeed: true)]
-        fullSpeedConfigurations = [Self.sourceSink(highSpeed: false), Self.loopback(highSpeed: false)]
+        let layout: DescriptorSpeed = superSpeed ? .super(bulkMaxBurst: options.bulkMaxBurst) : .high
+        configurations = [Self.sourceSink(layout), Self.loopback(layout)]
+        fullSpeedConfigurations = superSpeed ? [] : [Self.sourceSink(.full), Self.loopback(.full)]
+        // composite.c's defaults: LPM and BESL at USB 2.0 speeds, all four
+        // speeds, full function from full speed, U1 < 1 us, U2 < 500 us.
+        bos = superSpeed
+            ? USBBinaryObjectStore(capabilities: [
+                .usb20Extension(attributes: 0x06),
+                .superSpeed(attributes: 0, speedsSupported: 0x000f, functionalitySupport: 1, u1ExitLatency: 0x01, u2ExitLatency: 0x01f4),
+            ])
+            : nil
         strings = [
             1: "airtap", 2: "Gadget Zero", 3: "0123456789.0123456789.0123456789",
             4: "source and sink data", 5: "loop input to output",
@@ -362,6 +392,13 @@ public final class GadgetZero: USBDevice {
         case (0x00, USBStandardRequest.clearFeature) where setup.value == 1,  // DEVICE_REMOTE_WAKEUP
             (0x00, USBStandardRequest.setFeature) where setup.value == 1:
             return noData
+        case (0x00, USBStandardRequest.clearFeature) where speed == .super && (48...50).contains(setup.value),
+            (0x00, USBStandardRequest.setFeature) where speed == .super && (48...50).contains(setup.value):
+            return noData  // U1_ENABLE, U2_ENABLE, LTM_ENABLE: no link power states to manage
+        case (0x00, Self.setSystemExitLatency) where speed == .super && setup.length == 6:
+            return .success(actualLength: 6)
+        case (0x00, Self.setIsochronousDelay) where speed == .super && setup.length == 0:
+            return noData
         case (0x80, USBStandardRequest.getDescriptor):
             return descriptor(type: UInt8(setup.value >> 8), index: UInt8(truncatingIfNeeded: setup.value)).map(reply) ?? .stall
         case (0x80, USBStandardRequest.getConfiguration):
@@ -420,14 +457,17 @@ public final class GadgetZero: USBDevice {
             if index == 0 { return USBStringDescriptor.languages() }
             return strings[index].map(USBStringDescriptor.text)
         case USBDescriptorType.deviceQualifier:
-            return deviceDescriptor.qualifierBytes()
+            // Not dual-speed at SuperSpeed: it stalls (USB 3.2 §9.6.2).
+            return speed == .super ? nil : deviceDescriptor.qualifierBytes()
         case USBDescriptorType.otherSpeedConfiguration:
             return Int(index) < fullSpeedConfigurations.count
                 ? fullSpeedConfigurations[Int(index)].bytes(descriptorType: USBDescriptorType.otherSpeedConfiguration)
                 : nil
+        case USBDescriptorType.bos:
+            // Does not exist below bcdUSB 0x0201: stalls at high speed.
+            return bos?.bytes
         default:
-            // INTERFACE and ENDPOINT descriptors cannot be fetched on their
-            // own; BOS does not exist below bcdUSB 0x0201. All stall.
+            // INTERFACE and ENDPOINT descriptors cannot be fetched on their own.
             return nil
         }
     }
@@ -448,21 +488,52 @@ public final class GadgetZero: USBDevice {
 
     // MARK: Descriptors
 
-    private static func sourceSink(highSpeed: Bool) -> USBConfigurationDescriptor {
-        let bulkPacket: UInt16 = highSpeed ? 512 : 64
-        let bulk = [
-            USBEndpointDescriptor(address: 0x81, type: .bulk, maxPacketSize: bulkPacket),
-            USBEndpointDescriptor(address: 0x01, type: .bulk, maxPacketSize: bulkPacket),
-        ]
-        // High speed: bInterval 4 = every 8 microframes (1 ms); full speed: 1 ms.
-        let interrupt = [
-            USBEndpointDescriptor(address: 0x82, type: .interrupt, maxPacketSize: highSpeed ? 1024 : 64, interval: highSpeed ? 4 : 1),
-            USBEndpointDescriptor(address: 0x02, type: .interrupt, maxPacketSize: highSpeed ? 1024 : 64, interval: highSpeed ? 4 : 1),
-        ]
-        let isochronous = [
-            USBEndpointDescriptor(address: 0x83, type: .isochronous, maxPacketSize: highSpeed ? 1024 : 1023, interval: 4),
-            USBEndpointDescriptor(address: 0x03, type: .isochronous, maxPacketSize: highSpeed ? 1024 : 1023, interval: 4),
-        ]
+    /// Standard requests only a SuperSpeed device gets (USB 3.2 table 9-4).
+    static let setSystemExitLatency: UInt8 = 48
+    static let setIsochronousDelay: UInt8 = 49
+
+    /// Which speed a set of descriptors is for.
+    private enum DescriptorSpeed {
+        case full, high
+        case `super`(bulkMaxBurst: UInt8)
+
+        var bulkPacket: UInt16 {
+            switch self {
+            case .full: 64
+            case .high: 512
+            case .super: 1024
+            }
+        }
+
+        /// f_sourcesink's companions: bulk bursts as configured, periodic
+        /// endpoints one 1024-byte packet per interval.
+        func companion(_ type: USBTransferType) -> USBSuperSpeedEndpointCompanion? {
+            guard case .super(let bulkMaxBurst) = self else { return nil }
+            return type == .bulk
+                ? USBSuperSpeedEndpointCompanion(maxBurst: bulkMaxBurst)
+                : USBSuperSpeedEndpointCompanion(bytesPerInterval: 1024)
+        }
+
+        func endpoint(_ address: UInt8, _ type: USBTransferType) -> USBEndpointDescriptor {
+            switch (type, self) {
+            case (.bulk, _):
+                return USBEndpointDescriptor(address: address, type: .bulk, maxPacketSize: bulkPacket, companion: companion(.bulk))
+            // Full speed: every frame (1 ms). High and SuperSpeed: bInterval 4
+            // = 2^3 microframes, 1 ms too.
+            case (.interrupt, .full):
+                return USBEndpointDescriptor(address: address, type: .interrupt, maxPacketSize: 64, interval: 1)
+            case (.isochronous, .full):
+                return USBEndpointDescriptor(address: address, type: .isochronous, maxPacketSize: 1023, interval: 4)
+            default:
+                return USBEndpointDescriptor(address: address, type: type, maxPacketSize: 1024, interval: 4, companion: companion(type))
+            }
+        }
+    }
+
+    private static func sourceSink(_ speed: DescriptorSpeed) -> USBConfigurationDescriptor {
+        let bulk = [speed.endpoint(0x81, .bulk), speed.endpoint(0x01, .bulk)]
+        let interrupt = [speed.endpoint(0x82, .interrupt), speed.endpoint(0x02, .interrupt)]
+        let isochronous = [speed.endpoint(0x83, .isochronous), speed.endpoint(0x03, .isochronous)]
         return USBConfigurationDescriptor(
             value: sourceSinkConfiguration, stringIndex: 4,
             interfaces: [
@@ -471,17 +542,13 @@ public final class GadgetZero: USBDevice {
             ])
     }
 
-    private static func loopback(highSpeed: Bool) -> USBConfigurationDescriptor {
-        let bulkPacket: UInt16 = highSpeed ? 512 : 64
-        return USBConfigurationDescriptor(
+    private static func loopback(_ speed: DescriptorSpeed) -> USBConfigurationDescriptor {
+        USBConfigurationDescriptor(
             value: loopbackConfiguration, stringIndex: 5,
             interfaces: [
                 USBInterfaceDescriptor(
                     number: 0, alternateSetting: 0, interfaceClass: 0xff, stringIndex: 5,
-                    endpoints: [
-                        USBEndpointDescriptor(address: 0x81, type: .bulk, maxPacketSize: bulkPacket),
-                        USBEndpointDescriptor(address: 0x01, type: .bulk, maxPacketSize: bulkPacket),
-                    ])
+                    endpoints: [speed.endpoint(0x81, .bulk), speed.endpoint(0x01, .bulk)])
             ])
     }
 

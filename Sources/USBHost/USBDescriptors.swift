@@ -10,6 +10,10 @@ public enum USBDescriptorType {
     public static let deviceQualifier: UInt8 = 6
     public static let otherSpeedConfiguration: UInt8 = 7
     public static let bos: UInt8 = 15
+    /// A capability inside the BOS (USB 3.2 table 9-6).
+    public static let deviceCapability: UInt8 = 16
+    /// Follows each endpoint descriptor of a SuperSpeed configuration.
+    public static let superSpeedEndpointCompanion: UInt8 = 48
 }
 
 /// Standard device descriptor (18 bytes).
@@ -53,7 +57,7 @@ public struct USBDeviceDescriptor: Sendable, Hashable {
     }
 }
 
-/// One endpoint descriptor (7 bytes).
+/// One endpoint descriptor (7 bytes), with its SuperSpeed companion if it has one.
 public struct USBEndpointDescriptor: Sendable, Hashable {
     /// Number | 0x80 for IN.
     public var address: UInt8
@@ -61,19 +65,97 @@ public struct USBEndpointDescriptor: Sendable, Hashable {
     public var maxPacketSize: UInt16
     /// Raw bInterval (its meaning depends on type and speed).
     public var interval: UInt8
+    /// Every endpoint of a SuperSpeed configuration has one, right after it.
+    public var companion: USBSuperSpeedEndpointCompanion?
 
-    public init(address: UInt8, type: USBTransferType, maxPacketSize: UInt16, interval: UInt8 = 0) {
+    public init(
+        address: UInt8, type: USBTransferType, maxPacketSize: UInt16, interval: UInt8 = 0,
+        companion: USBSuperSpeedEndpointCompanion? = nil
+    ) {
         self.address = address
         self.type = type
         self.maxPacketSize = maxPacketSize
         self.interval = interval
+        self.companion = companion
     }
 
     public var bytes: [UInt8] {
         var bytes: [UInt8] = [7, USBDescriptorType.endpoint, address, type.rawValue]
         bytes.appendLittleEndian(maxPacketSize)
         bytes.append(interval)
+        return bytes + (companion?.bytes ?? [])
+    }
+}
+
+/// SuperSpeed endpoint companion (6 bytes, USB 3.2 §9.6.7): how many
+/// packets the endpoint moves per burst, and per service interval.
+public struct USBSuperSpeedEndpointCompanion: Sendable, Hashable {
+    /// Packets per burst minus one (0...15).
+    public var maxBurst: UInt8
+    /// Bulk: log2 of the streams; isochronous: Mult (bursts per interval minus one).
+    public var attributes: UInt8
+    /// Periodic endpoints: bytes moved per service interval; 0 for bulk.
+    public var bytesPerInterval: UInt16
+
+    public init(maxBurst: UInt8 = 0, attributes: UInt8 = 0, bytesPerInterval: UInt16 = 0) {
+        self.maxBurst = maxBurst
+        self.attributes = attributes
+        self.bytesPerInterval = bytesPerInterval
+    }
+
+    public var bytes: [UInt8] {
+        var bytes: [UInt8] = [6, USBDescriptorType.superSpeedEndpointCompanion, maxBurst, attributes]
+        bytes.appendLittleEndian(bytesPerInterval)
         return bytes
+    }
+}
+
+/// One device capability of a BOS descriptor (USB 3.2 §9.6.2).
+public enum USBDeviceCapability: Sendable, Hashable {
+    /// USB 2.0 extension (7 bytes): bmAttributes bit 1 LPM, bit 2 BESL.
+    case usb20Extension(attributes: UInt32)
+    /// SuperSpeed USB device capability (10 bytes). `speedsSupported`:
+    /// bit 0 low, 1 full, 2 high, 3 5 Gb/s; `functionalitySupport`: the
+    /// lowest speed (that bit's number) with full functionality; exit
+    /// latencies in microseconds.
+    case superSpeed(
+        attributes: UInt8, speedsSupported: UInt16, functionalitySupport: UInt8, u1ExitLatency: UInt8,
+        u2ExitLatency: UInt16)
+
+    public static let usb20ExtensionType: UInt8 = 2
+    public static let superSpeedType: UInt8 = 3
+
+    public var bytes: [UInt8] {
+        switch self {
+        case .usb20Extension(let attributes):
+            var bytes: [UInt8] = [7, USBDescriptorType.deviceCapability, Self.usb20ExtensionType]
+            bytes.appendLittleEndian(attributes)
+            return bytes
+        case .superSpeed(let attributes, let speeds, let functionality, let u1, let u2):
+            var bytes: [UInt8] = [10, USBDescriptorType.deviceCapability, Self.superSpeedType, attributes]
+            bytes.appendLittleEndian(speeds)
+            bytes += [functionality, u1]
+            bytes.appendLittleEndian(u2)
+            return bytes
+        }
+    }
+}
+
+/// Binary device object store: the BOS header and its capabilities, as
+/// GET_DESCRIPTOR(BOS) returns them (devices of bcdUSB 2.01 and later).
+public struct USBBinaryObjectStore: Sendable, Hashable {
+    public var capabilities: [USBDeviceCapability]
+
+    public init(capabilities: [USBDeviceCapability]) {
+        self.capabilities = capabilities
+    }
+
+    public var bytes: [UInt8] {
+        let body = capabilities.flatMap(\.bytes)
+        var bytes: [UInt8] = [5, USBDescriptorType.bos]
+        bytes.appendLittleEndian(UInt16(5 + body.count))
+        bytes.append(UInt8(capabilities.count))
+        return bytes + body
     }
 }
 

@@ -9,6 +9,8 @@ public enum USBSpeed: Int32, Sendable, CaseIterable {
     case low = 1
     case full = 2
     case high = 3
+    /// 5 Gb/s: plugged into the controller's SuperSpeed root hub.
+    case `super` = 5
 }
 
 /// Transfer types, numbered as in endpoint descriptors (`bmAttributes & 3`)

@@ -17,10 +17,34 @@ import SystemPackage
 /// itself, and records every submission and completion to an optional
 /// usbmon pcap trace. Usable from any thread.
 public final class VirtualHostController: Sendable {
-    /// usbmon bus number of our controller (the only one, so the first bus).
+    /// Bus numbers of the controller's two root hubs (usbmon, usbfs and
+    /// sysfs use them): the USB 2.0 one registers first, the SuperSpeed one
+    /// next, and the library has no other USB controller.
     public static let busNumber: UInt16 = 1
-    /// Root-hub ports, numbered 1...portCount.
+    public static let superSpeedBusNumber: UInt16 = 2
+    /// Connectors: each has a USB 2.0 port (1...portCount) and a SuperSpeed
+    /// port (portCount + connector), and holds one device (`lkl/virtual_usb.h`).
     public static let portCount = Int(LKL_USB_PORTS)
+    /// Ports as `attach` numbers them: 1...allPortsCount.
+    public static let allPortsCount = 2 * portCount
+
+    /// A port of the SuperSpeed root hub (SuperSpeed devices attach there).
+    public static func isSuperSpeedPort(_ port: Int) -> Bool { port > portCount }
+
+    /// The bus the device on `port` is on.
+    public static func busNumber(ofPort port: Int) -> UInt16 {
+        isSuperSpeedPort(port) ? superSpeedBusNumber : busNumber
+    }
+
+    /// The port's number on its own root hub.
+    public static func rootHubPort(ofPort port: Int) -> Int {
+        isSuperSpeedPort(port) ? port - portCount : port
+    }
+
+    /// The kernel's name of the device on `port` (sysfs /sys/bus/usb/devices): "2-1".
+    public static func deviceName(ofPort port: Int) -> String {
+        "\(busNumber(ofPort: port))-\(rootHubPort(ofPort: port))"
+    }
 
     private let state = Mutex(State())
     private let trace: Mutex<USBMonitorTraceWriter?>
@@ -37,9 +61,10 @@ public final class VirtualHostController: Sendable {
 
     // MARK: Ports
 
-    /// Plugs `device` into a free root-hub port and returns the port. The
-    /// kernel enumerates it asynchronously. Call from a host thread (not from
-    /// a device callback).
+    /// Plugs `device` into a free connector and returns the port: a
+    /// SuperSpeed one (`isSuperSpeedPort`) for a `.super` device, a USB 2.0
+    /// one otherwise. The kernel enumerates it asynchronously. Call from a
+    /// host thread (not from a device callback).
     public func attach(_ device: any USBDevice) throws(USBHostError) -> Int {
         let attached = AttachedDevice(controller: self, device: device)
         device.attached(USBDeviceLink(controller: self, portBox: attached))
@@ -287,7 +312,8 @@ public final class VirtualHostController: Sendable {
         guard let writer = trace.withLock({ $0 }) else { return }
         writer.record(
             USBMonitorEvent.make(
-                for: request, completion: completion, busNumber: Self.busNumber, address: request.address,
+                for: request, completion: completion, busNumber: Self.busNumber(ofPort: request.port),
+                address: request.address,
                 captureLimit: writer.snapLength, now: USBMonitorPcap.now()))
     }
 
@@ -295,7 +321,7 @@ public final class VirtualHostController: Sendable {
         guard let writer = trace.withLock({ $0 }) else { return }
         writer.record(
             USBMonitorEvent.submissionError(
-                for: request, error: error, busNumber: Self.busNumber, address: request.address,
+                for: request, error: error, busNumber: Self.busNumber(ofPort: request.port), address: request.address,
                 now: USBMonitorPcap.now()))
     }
 

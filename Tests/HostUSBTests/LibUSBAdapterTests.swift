@@ -42,21 +42,35 @@ struct LibUSBAdapterTests {
 
     // MARK: Control requests
 
-    @Test("GET_DESCRIPTOR device and configuration: answered at once from the high-speed view, nothing sent")
+    @Test("a SuperSpeed device is presented at SuperSpeed, other speeds at their own")
+    func presentedSpeed() throws {
+        let adapter = try makeAdapter(speed: .super)
+        #expect(adapter.speed == .super)
+        #expect(adapter.info.speed == .super)
+        #expect(adapter.descriptors.device == TestDescriptors.superSpeedDevice)
+        #expect(adapter.descriptors.configurations == [TestDescriptors.superSpeedConfiguration])
+        adapter.close()
+        for (host, presented) in [(HostUSBSpeed.superPlus, USBSpeed.super), (.high, .high), (.full, .full), (.low, .low)] {
+            let other = try makeAdapter(speed: host)
+            #expect(other.speed == presented, "\(host)")
+            other.close()
+        }
+    }
+
+    @Test("GET_DESCRIPTOR device and configuration: the device's own, answered at once from the cache, nothing sent")
     func descriptorsFromCache() throws {
         let adapter = try makeAdapter()
         defer { adapter.close() }
-        #expect(adapter.speed == .high)
 
         let deviceRequest = buffers.control(0x80, 6, value: 0x0100, length: 64)
         #expect(adapter.submit(deviceRequest) == .completed(.success(actualLength: 18)))
         let deviceBytes = bytes(deviceRequest, 18)
-        #expect(deviceBytes == HighSpeedPresentation.deviceDescriptor(TestDescriptors.superSpeedDevice))
-        #expect(deviceBytes[2] == 0x10 && deviceBytes[3] == 0x02 && deviceBytes[7] == 64)
+        #expect(deviceBytes == TestDescriptors.superSpeedDevice)
+        #expect(deviceBytes[2] == 0x20 && deviceBytes[3] == 0x03 && deviceBytes[7] == 9, "bcdUSB 3.20, 2^9-byte EP0")
 
         let header = buffers.control(0x80, 6, value: 0x0200, length: 9)
         #expect(adapter.submit(header) == .completed(.success(actualLength: 9)))
-        let presented = HighSpeedPresentation.configurationDescriptor(TestDescriptors.superSpeedConfiguration)
+        let presented = TestDescriptors.superSpeedConfiguration
         #expect(bytes(header, 9) == Array(presented.prefix(9)))
 
         let full = buffers.control(0x80, 6, value: 0x0200, length: 1024)
@@ -230,7 +244,7 @@ struct LibUSBAdapterTests {
         #expect(eventually { completions.all.count == 3 })
         #expect(completions.handles == [status.handle, descriptor.handle, setInterface.handle])
         #expect(completions.completion(of: descriptor.handle) == .success(actualLength: 18))
-        #expect(bytes(descriptor, 18) == HighSpeedPresentation.deviceDescriptor(TestDescriptors.superSpeedDevice))
+        #expect(bytes(descriptor, 18) == TestDescriptors.superSpeedDevice)
         #expect(adapter.statistics.descriptorsFromCache == 1)
 
         // EP0 idle again: the cache answers at once.

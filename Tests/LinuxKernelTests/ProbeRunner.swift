@@ -23,6 +23,21 @@ struct ProbeRun: Sendable {
             || output.contains("bad: scheduling")
     }
 
+    /// Kernel log lines reporting a problem: a WARN, BUG or oops, or a
+    /// driver or USB core error (their messages say "error", "failed",
+    /// "cannot", "invalid", ...). For scenarios whose kernel log must be
+    /// clean; the one warning every boot prints (no initial console) aside.
+    var kernelProblems: [String] {
+        let markers = [
+            "WARNING", "BUG", "Oops", "Call Trace", "error", "fail", "cannot", "can't", "invalid", "bogus",
+            "not accepting", "unable",
+        ]
+        return (standardOutput + standardError).split(separator: "\n")
+            .filter { $0.contains("[LinuxKernel]") && !$0.contains("unable to open an initial console") }
+            .filter { line in markers.contains { line.contains($0) } }
+            .map(String.init)
+    }
+
     /// `RESULT key=value` pairs (see ProbeOutput in the probe); later keys win.
     var results: [String: String] { ProbeOutputParser.results(in: standardOutput) }
 

@@ -74,6 +74,61 @@ struct GadgetZeroTests {
         #expect(control(gadget, USBSetupPacket(requestType: 0x80, request: 0x42, length: 2)).0 == .completed(.stall))
     }
 
+    @Test("SuperSpeed: bcdUSB 3.00, EP0 2^9, 1024-byte endpoints each followed by its companion")
+    func superSpeedDescriptors() {
+        let gadget = GadgetZero(options: .init(speed: .super, bulkMaxBurst: 3))
+        defer { gadget.stop() }
+        #expect(gadget.speed == .super)
+        let (_, device) = control(gadget, getDescriptor(1, length: 18))
+        #expect(device == [18, 1, 0x00, 0x03, 0xff, 0, 0, 9, 0x25, 0x05, 0xa0, 0xa4, 0x12, 0x06, 1, 2, 3, 2])
+
+        let (_, sourceSink) = control(gadget, getDescriptor(2, 0, length: 1024))
+        #expect(Int(sourceSink[2]) | Int(sourceSink[3]) << 8 == sourceSink.count)
+        // Walk it: every endpoint (type 5) is followed at once by a companion (type 0x30).
+        var offset = 0
+        var pairs: [(endpoint: [UInt8], companion: [UInt8])] = []
+        while offset + 1 < sourceSink.count {
+            let length = Int(sourceSink[offset])
+            if sourceSink[offset + 1] == 5 {
+                let next = offset + length
+                #expect(sourceSink[next + 1] == 0x30, "endpoint at \(offset) without its companion")
+                pairs.append((Array(sourceSink[offset..<next]), Array(sourceSink[next..<(next + 6)])))
+            }
+            offset += length
+        }
+        #expect(pairs.map { $0.endpoint[2] } == [0x81, 0x01, 0x82, 0x02, 0x81, 0x01, 0x83, 0x03])
+        for pair in pairs {
+            #expect(Int(pair.endpoint[4]) | Int(pair.endpoint[5]) << 8 == 1024)
+            let type = pair.endpoint[3] & 3
+            // Bulk: bMaxBurst as configured, no bytes per interval; periodic: one 1024-byte packet.
+            #expect(pair.companion == (type == 2 ? [6, 0x30, 3, 0, 0, 0] : [6, 0x30, 0, 0, 0x00, 0x04]))
+        }
+        let (_, loopback) = control(gadget, getDescriptor(2, 1, length: 1024))
+        #expect(loopback.count == 9 + 9 + 2 * (7 + 6))
+    }
+
+    @Test("SuperSpeed: BOS with the USB 2.0 extension and SuperSpeed capability; no qualifier or other-speed")
+    func superSpeedBOS() {
+        let gadget = GadgetZero(options: .init(speed: .super))
+        defer { gadget.stop() }
+        let (header, five) = control(gadget, getDescriptor(15, length: 5))
+        #expect(header == .completed(.success(actualLength: 5)))
+        #expect(five == [5, 15, 22, 0, 2])
+        let (_, bos) = control(gadget, getDescriptor(15, length: 22))
+        #expect(bos == [5, 15, 22, 0, 2, 7, 16, 2, 0x06, 0, 0, 0, 10, 16, 3, 0, 0x0f, 0, 1, 0x01, 0xf4, 0x01])
+        #expect(control(gadget, getDescriptor(6, length: 10)).0 == .completed(.stall))
+        #expect(control(gadget, getDescriptor(7, length: 9)).0 == .completed(.stall))
+        // What the hub driver sends a SuperSpeed device: SET_ISOCH_DELAY, SET_SEL, U1/U2 enables.
+        #expect(control(gadget, USBSetupPacket(requestType: 0, request: 49, value: 40)).0 == .completed(.success(actualLength: 0)))
+        #expect(control(gadget, USBSetupPacket(requestType: 0, request: 48, length: 6), out: [1, 2, 3, 0, 4, 0]).0
+            == .completed(.success(actualLength: 6)))
+        #expect(control(gadget, USBSetupPacket(requestType: 0, request: 3, value: 48)).0 == .completed(.success(actualLength: 0)))
+        // A high-speed gadget zero knows none of them.
+        let high = GadgetZero()
+        defer { high.stop() }
+        #expect(control(high, USBSetupPacket(requestType: 0, request: 49, value: 40)).0 == .completed(.stall))
+    }
+
     @Test("strings: language list and UTF-16LE text")
     func strings() {
         #expect(USBStringDescriptor.languages() == [4, 3, 0x09, 0x04])

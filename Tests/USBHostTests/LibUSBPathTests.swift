@@ -8,13 +8,19 @@ import Testing
 /// behind libusb (ModelBackedUSBDevice). Each test is one probe process.
 @Suite("LibUSBAdapter over device models (probe processes)", .timeLimit(.minutes(10)))
 struct LibUSBPathTests {
-    @Test("usbtest-libusb: every usbtest case passes against gadget zero behind LibUSBAdapter")
-    func usbtestOverLibUSB() async throws {
-        let run = try await ProbeRunner.run(["usbtest-libusb"], timeoutSeconds: 300)
-        print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") }
-            .map { $0.dropFirst("TABLE| ".count) }.joined(separator: "\n"))
+    @Test(
+        "usbtest-libusb: every usbtest case passes against gadget zero behind LibUSBAdapter, presented at its own speed",
+        arguments: [GadgetZeroSpeed.high, .super])
+    func usbtestOverLibUSB(speed: GadgetZeroSpeed) async throws {
+        let run = try await ProbeRunner.run(["usbtest-libusb"] + speed.arguments, timeoutSeconds: 300)
+        print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") || $0.hasPrefix("USBDEVICE ") }
+            .map { $0.hasPrefix("TABLE| ") ? $0.dropFirst("TABLE| ".count) : $0 }.joined(separator: "\n"))
         try #require(run.exitedSuccessfully, "\(run.diagnosis)")
         #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
+        // The stand-in reports the model's speed, as libusb would; the adapter presents it unchanged.
+        #expect(run.results["presented_speed"] == speed.rawValue)
+        speed.expectEnumerated(run)
         let outcomes = USBScenarioTests.usbtestResults(run.standardOutput)
         for test in USBScenarioTests.requiredPasses {
             #expect(outcomes[test] == "pass", "usbtest test \(test): \(outcomes[test] ?? "not run")\n\(run.diagnosis)")

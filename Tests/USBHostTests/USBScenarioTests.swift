@@ -12,14 +12,18 @@ struct USBScenarioTests {
     static let requiredPasses: [Int] = [9, 10, 14, 21, 1, 2, 3, 4, 5, 6, 7, 8, 17, 18, 19, 20, 11, 12, 24, 13, 25, 26]
     static let unsupported: [Int] = [15, 16, 22, 23]
 
-    @Test("usbtest: every control, bulk, unlink, halt and interrupt case passes against gadget zero")
-    func usbtest() async throws {
-        let run = try await ProbeRunner.run(["usbtest"], timeoutSeconds: 300)
-        // The table goes to the test log whatever happens.
-        print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") }
-            .map { $0.dropFirst("TABLE| ".count) }.joined(separator: "\n"))
+    @Test(
+        "usbtest: every control, bulk, unlink, halt and interrupt case passes against gadget zero, at high speed and SuperSpeed",
+        arguments: [GadgetZeroSpeed.high, .super])
+    func usbtest(speed: GadgetZeroSpeed) async throws {
+        let run = try await ProbeRunner.run(["usbtest"] + speed.arguments, timeoutSeconds: 300)
+        // The table goes to the test log whatever happens, with the device's speed.
+        print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") || $0.hasPrefix("USBDEVICE ") }
+            .map { $0.hasPrefix("TABLE| ") ? $0.dropFirst("TABLE| ".count) : $0 }.joined(separator: "\n"))
         try #require(run.exitedSuccessfully, "\(run.diagnosis)")
         #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
+        speed.expectEnumerated(run)
         let outcomes = Self.usbtestResults(run.standardOutput)
         for test in Self.requiredPasses {
             #expect(outcomes[test] == "pass", "usbtest test \(test): \(outcomes[test] ?? "not run")\n\(run.diagnosis)")
@@ -63,6 +67,47 @@ struct USBScenarioTests {
         let setAddress = try runTshark(["-r", path, "-Y", "usb.setup.bRequest == 5"])
         #expect(!setAddress.isEmpty)
         // Every submission has its completion (detach completes leftovers).
+        let submissions = try runTshark(["-r", path, "-Y", "usb.urb_type == 'S'"]).split(separator: "\n").count
+        let completions = try runTshark(["-r", path, "-Y", "usb.urb_type == 'C'"]).split(separator: "\n").count
+        #expect(submissions == completions)
+    }
+
+    @Test("usb-trace super: the SuperSpeed attach decodes with tshark: bus 2, bcdUSB 3.00, BOS, 1024-byte endpoints with companions",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")))
+    func superSpeedTrace() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("airtap-usb-ss-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try await ProbeRunner.run(["usb-trace", path, "super"])
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
+        GadgetZeroSpeed.super.expectEnumerated(run)
+        #expect(run.integer("bus") == 2)
+        let events = try #require(run.integer("trace_events"))
+
+        let summary = try runTshark(["-r", path])
+        #expect(summary.split(separator: "\n").count == events, "\(summary)")
+        let malformed = try runTshark(["-r", path, "-Y", "_ws.malformed || _ws.expert"])
+        #expect(malformed.isEmpty, "malformed packets or expert notes:\n\(malformed)")
+        // Every event is on the SuperSpeed root hub's bus.
+        let buses = Set(try runTshark(["-r", path, "-T", "fields", "-e", "usb.bus_id"]).split(separator: "\n"))
+        #expect(buses == ["2"], "\(buses)")
+        // What a SuperSpeed enumeration has and a high-speed one has not.
+        for step in ["SET ADDRESS Request", "SET ISOCH DELAY Request", "GET DESCRIPTOR Request BOS", "SET CONFIGURATION Request"] {
+            #expect(summary.contains(step), "\(step)\n\(summary)")
+        }
+        let device = try runTshark(["-r", path, "-Y", "usb.bcdUSB", "-T", "fields", "-e", "usb.bcdUSB", "-e", "usb.bMaxPacketSize0"])
+        #expect(device.split(separator: "\n").allSatisfy { $0 == "0x0300\t9" } && !device.isEmpty, "\(device)")
+        // The BOS as the kernel read it: USB 2.0 extension (LPM, BESL) and SuperSpeed capability.
+        let bos = try runTshark(["-r", path, "-Y", "usb.getDescriptor.Response", "-T", "fields", "-e", "usb.getDescriptor.Response"])
+        #expect(bos.contains("050f160002071002060000000a1003000f000101f401"), "\(bos)")
+        // Source/sink configuration: 1024-byte endpoints, each with its companion (bulk bursts of 4).
+        let endpoints = try runTshark([
+            "-r", path, "-Y", "usb.bMaxBurst", "-T", "fields", "-e", "usb.wMaxPacketSize", "-e", "usb.bMaxBurst",
+            "-e", "usb.wBytesPerInterval",
+        ])
+        #expect(endpoints.contains("1024,1024,1024,1024,1024,1024,1024,1024\t3,3,0,0,3,3,0,0\t0,0,1024,1024,0,0,1024,1024"), "\(endpoints)")
+        #expect(summary.contains("URB_BULK in") && summary.contains("URB_BULK out"), "\(summary)")
         let submissions = try runTshark(["-r", path, "-Y", "usb.urb_type == 'S'"]).split(separator: "\n").count
         let completions = try runTshark(["-r", path, "-Y", "usb.urb_type == 'C'"]).split(separator: "\n").count
         #expect(submissions == completions)
@@ -143,5 +188,35 @@ struct USBScenarioTests {
             if let test = fields["test"].flatMap(Int.init), let result = fields["result"] { results[test] = result }
         }
         return results
+    }
+}
+
+/// The speeds gadget zero runs the probe scenarios at, and how the kernel
+/// must show each: its enumeration line, sysfs speed, usbtest's banner.
+enum GadgetZeroSpeed: String, Sendable, CustomTestStringConvertible {
+    case high, `super`
+
+    var testDescription: String { rawValue }
+
+    /// The probe's speed argument (high speed is the default).
+    var arguments: [String] { self == .super ? ["super"] : [] }
+
+    func expectEnumerated(_ run: ProbeRun, sourceLocation: SourceLocation = #_sourceLocation) {
+        let log = run.standardError
+        switch self {
+        case .high:
+            #expect(run.integer("device_speed_mbps") == 480, "\(run.diagnosis)", sourceLocation: sourceLocation)
+            #expect(run.results["device_name"] == "1-1", sourceLocation: sourceLocation)
+            #expect(log.contains("usb 1-1: new high-speed USB device number 2 using lkl-virtual-hcd"), sourceLocation: sourceLocation)
+            #expect(log.contains("usbtest 1-1:3.0: high-speed {control in/out bulk-in bulk-out int-in int-out} tests"),
+                    sourceLocation: sourceLocation)
+        case .super:
+            #expect(run.integer("device_speed_mbps") == 5000, "\(run.diagnosis)", sourceLocation: sourceLocation)
+            #expect(run.results["device_name"] == "2-1", "the SuperSpeed root hub's bus", sourceLocation: sourceLocation)
+            #expect(log.contains("usb 2-1: new SuperSpeed USB device number 2 using lkl-virtual-hcd"), "\(run.diagnosis)",
+                    sourceLocation: sourceLocation)
+            #expect(log.contains("usbtest 2-1:3.0: super-speed {control in/out bulk-in bulk-out int-in int-out} tests"),
+                    sourceLocation: sourceLocation)
+        }
     }
 }
