@@ -30,8 +30,11 @@ enum Scenario: String, CaseIterable {
     case usbBadDescriptors = "usb-bad-descriptors"
     /// Bad completions (oversize, unknown, twice, cancelled, after detach).
     case usbBadHost = "usb-bad-host"
-    /// Detach with URBs in flight; extra argument: how many (default 100).
+    /// Detach with URBs in flight; extra arguments: how many (default 100), `super`.
     case usbDetachInFlight = "usb-detach-inflight"
+    /// Port numbering of the two root hubs: connectors, SuperSpeed ports,
+    /// a full controller, a port reset of a SuperSpeed device.
+    case usbPorts = "usb-ports"
     /// Control transfers/s, bulk IN MB/s, URB latency through gadget zero.
     case benchUSB = "bench-usb"
     /// The rtl8187 driver on the RTL8187 model: binds, wlan with the
@@ -73,7 +76,8 @@ enum Scenario: String, CaseIterable {
         case .usbHardware: try runUSBHardwareTest(selectorText: extra)
         case .usbtestOverLibUSB: try runUSBTestOverLibUSB(arguments: extraArguments)
         case .rtl8187OverLibUSB: try runRTL8187OverLibUSB(arguments: extraArguments)
-        case .usbDetachInFlight: try runUSBDetachInFlight(count: extraArguments.first.flatMap { Int($0) } ?? 100)
+        case .usbDetachInFlight: try runUSBDetachInFlight(arguments: extraArguments)
+        case .usbPorts: try runUSBPorts()
         }
     }
 }

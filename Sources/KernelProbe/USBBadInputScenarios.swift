@@ -101,8 +101,8 @@ func runUSBBadDescriptors() throws {
 
 /// Gadget zero that keeps bulk IN URBs, under a product id usbtest does
 /// not bind, so usbfs can claim its interface and submit URBs.
-private func attachHoldingGadget(_ bench: USBTestBench) throws -> (GadgetZero, Int, Int) {
-    let gadget = GadgetZero(options: .init(productID: 0xa4a1, holdBulkIn: true))
+private func attachHoldingGadget(_ bench: USBTestBench, speed: USBSpeed = .high) throws -> (GadgetZero, Int, Int) {
+    let gadget = GadgetZero(options: .init(productID: 0xa4a1, holdBulkIn: true, speed: speed))
     let (port, node) = try bench.attachAndWait(gadget)
     let fd = try bench.kernel.open(node, flags: .readWrite)
     var interface: UInt32 = 0
@@ -225,14 +225,18 @@ func runUSBBadHost() throws {
 /// Detach with 100 URBs in flight (usbfs bulk IN that the device never
 /// answers): the bridge completes them with -ESHUTDOWN; the kernel ends
 /// with nothing in flight and nothing left for it to force.
-func runUSBDetachInFlight(count: Int) throws {
+func runUSBDetachInFlight(arguments: [String]) throws {
+    let parsed = GadgetZeroArguments(arguments)
+    let count = parsed.rest.first.flatMap { Int($0) } ?? 100
     let watchdog = Watchdog(seconds: 120, message: "usb-detach-inflight scenario")
     defer { watchdog.disarm() }
     let kernel = try Kernel.boot()
     try USBFS.mountDevices(kernel)
     let controller = VirtualHostController()
     let bench = USBTestBench(kernel: kernel, controller: controller)
-    let (gadget, port, fd) = try attachHoldingGadget(bench)
+    let (gadget, port, fd) = try attachHoldingGadget(bench, speed: parsed.speed)
+    ProbeOutput.result("port", port)
+    try bench.reportSpeed(port: port)
     let before = try VirtualHostController.kernelStatistics()
 
     let urbs = (0..<count).map { _ in USBFSAsyncURB(endpoint: 0x81, length: 512) }

@@ -24,6 +24,7 @@ enum USBFS {
     static let reapURB = ioc(write, 12, 8)
     static let reapURBNoDelay = ioc(write, 13, 8)
     static let claimInterface = ioc(read, 15, 4)
+    static let resetDevice = ioc(0, 20, 0)
     static let releaseInterface = ioc(read, 16, 4)
     /// struct usbdevfs_ioctl { int ifno; int ioctl_code; void *data; } (16 bytes).
     static let driverIoctl = ioc(read | write, 18, 16)

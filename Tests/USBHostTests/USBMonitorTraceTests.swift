@@ -113,6 +113,39 @@ struct USBMonitorTraceTests {
     }
 }
 
+extension USBMonitorTraceTests {
+    @Test("SuperSpeed ports trace on the SuperSpeed root hub's bus; tshark decodes a SuperSpeed device descriptor there",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")))
+    func superSpeedBus() throws {
+        #expect((1...8).allSatisfy { VirtualHostController.busNumber(ofPort: $0) == 1 })
+        #expect((9...16).allSatisfy { VirtualHostController.busNumber(ofPort: $0) == 2 })
+        #expect(VirtualHostController.deviceName(ofPort: 9) == "2-1" && VirtualHostController.deviceName(ofPort: 3) == "1-3")
+
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("usbmon-ss-\(UUID().uuidString).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try USBMonitorTraceWriter(path: path)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 18, alignment: 8)
+        defer { buffer.deallocate() }
+        var descriptor = USBDeviceDescriptor(vendorID: 0x0525, productID: 0xa4a0)
+        descriptor.usbVersion = 0x0300
+        descriptor.maxPacketSize0 = 9
+        let port = VirtualHostController.portCount + 1  // connector 1's SuperSpeed port
+        let request = USBRequest(
+            handle: 9, port: port, address: 2, endpoint: 0x80, type: .control,
+            setup: USBSetupPacket(requestType: 0x80, request: 6, value: 0x0100, length: 18), buffer: buffer, length: 18)
+        let bus = VirtualHostController.busNumber(ofPort: port)
+        let now = USBMonitorPcap.now()
+        writer.record(.make(for: request, completion: nil, busNumber: bus, address: 2, captureLimit: 65536, now: now))
+        descriptor.bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: 18) }
+        writer.record(.make(for: request, completion: .success(actualLength: 18), busNumber: bus, address: 2, captureLimit: 65536, now: now))
+        try writer.close()
+
+        let output = try runTshark(["-r", path, "-T", "fields", "-e", "usb.bus_id", "-e", "usb.bcdUSB", "-e", "usb.bMaxPacketSize0"])
+        #expect(output.split(separator: "\n") == ["2\t\t", "2\t0x0300\t9"], "\(output)")
+        #expect(try runTshark(["-r", path, "-Y", "_ws.malformed || _ws.expert"]).isEmpty)
+    }
+}
+
 /// Runs tshark, returning its standard output.
 func runTshark(_ arguments: [String]) throws -> String {
     let process = Process()

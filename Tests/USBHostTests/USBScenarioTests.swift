@@ -151,17 +151,47 @@ struct USBScenarioTests {
         #expect(run.integer("kernel_bad_completions") == 3)
     }
 
-    @Test("detach with 100 URBs in flight: all end with -ESHUTDOWN, nothing left")
-    func detachInFlight() async throws {
-        let run = try await ProbeRunner.run("usb-detach-inflight", "100")
+    @Test("detach with 100 URBs in flight: all end with -ESHUTDOWN, nothing left (USB 2.0 and SuperSpeed ports)",
+          arguments: [GadgetZeroSpeed.high, .super])
+    func detachInFlight(speed: GadgetZeroSpeed) async throws {
+        let run = try await ProbeRunner.run(["usb-detach-inflight", "100"] + speed.arguments)
         try #require(run.exitedSuccessfully, "\(run.diagnosis)")
         #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.integer("port") == (speed == .super ? 9 : 1))
+        #expect(run.integer("device_speed_mbps") == (speed == .super ? 5000 : 480))
         #expect(run.integer("in_flight_before_detach") == 100)
         #expect(run.integer("reaped") == 100)
         #expect(run.results["statuses"] == "-108:100")
         #expect(run.integer("forced_at_detach") == 0, "the bridge completes its own URBs before lkl_usb_detach")
         #expect(run.integer("after_detach_kernel_in_flight") == 0)
         #expect(run.integer("after_detach_bridge_pending") == 0)
+    }
+
+    @Test("usb-ports: connectors take one device each, SuperSpeed ones on ports 9...16; a SuperSpeed port reset re-enumerates at 5 Gb/s")
+    func ports() async throws {
+        let run = try await ProbeRunner.run("usb-ports")
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        #expect(!run.kernelWarned, "\(run.diagnosis)")
+        #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
+        // High, SuperSpeed, high: connectors 1, 2, 3, the second on its SuperSpeed half.
+        #expect(run.results["mixed_ports"] == "1,10,3")
+        #expect(run.results["port1_name"] == "1-1" && run.integer("port1_speed_mbps") == 480)
+        #expect(run.results["port10_name"] == "2-2" && run.integer("port10_speed_mbps") == 5000)
+        #expect(run.results["port3_name"] == "1-3" && run.integer("port3_speed_mbps") == 480)
+        // USBDEVFS_RESET: a hot reset of the SuperSpeed port, usbtest bound again and working.
+        #expect(run.integer("reset_result") == 0)
+        #expect(run.standardError.contains("usb 2-2: reset SuperSpeed USB device number 2 using lkl-virtual-hcd"), "\(run.diagnosis)")
+        #expect(run.results["after_reset_test10"] == "pass")
+        #expect(run.integer("after_reset_speed_mbps") == 5000)
+        // A full controller: eight SuperSpeed devices, then no connector for any speed.
+        #expect(run.results["super_ports"] == "9,10,11,12,13,14,15,16")
+        #expect(run.results["ninth_super_attach"] == "errno 16", "EBUSY")
+        #expect(run.results["ninth_high_attach"] == "errno 16", "EBUSY")
+        #expect(run.integer("freed_port") == 12)
+        #expect(run.integer("high_after_free") == 4, "connector 4's USB 2.0 half")
+        #expect(run.integer("high_after_free_speed_mbps") == 480)
+        #expect(run.integer("after_all_kernel_in_flight") == 0)
+        #expect(run.integer("attached_at_end") == 0)
     }
 
     @Test("bench-usb reports control rate, bulk throughput and URB latency")
