@@ -60,14 +60,19 @@ public final class PacketCapture {
     static let iovLengthOffset = 24
     static let messageLengthOffset = 56
     private var totals = PacketSocketStatistics()
+    private let coalesceNanoseconds: UInt64
+    /// When the last batch that left the socket empty was received.
+    private var drainedAt: UInt64?
 
     /// - Parameters:
     ///   - receiveBufferBytes: socket buffer; large enough to ride out a
     ///     slow consumer (writing to a pipe) without drops.
     ///   - pollSeconds: how long one `receiveBatch` waits for the first frame.
+    ///   - coalesceSeconds: after a batch that emptied the socket, how long
+    ///     frames may gather before the next receive (see `receiveBatch`).
     public init(
         kernel: Kernel, interfaceIndex: Int, receiveBufferBytes: Int = 16 << 20, batchSize: Int = 64,
-        slotSize: Int = 8192, pollSeconds: Double = 0.05
+        slotSize: Int = 8192, pollSeconds: Double = 0.05, coalesceSeconds: Double = 0.0002
     ) throws {
         socket = try KernelSocket(
             kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw,
@@ -75,6 +80,7 @@ public final class PacketCapture {
         self.interfaceIndex = interfaceIndex
         self.slotSize = slotSize
         self.batchSize = batchSize
+        coalesceNanoseconds = UInt64(max(coalesceSeconds, 0) * 1e9)
         storage = UnsafeMutableRawPointer.allocate(byteCount: slotSize * batchSize, alignment: 64)
         headers = UnsafeMutableRawPointer.allocate(byteCount: Self.messageHeaderStride * batchSize, alignment: 64)
         vectors = UnsafeMutablePointer<iovec>.allocate(capacity: batchSize)
@@ -99,7 +105,30 @@ public final class PacketCapture {
 
     /// Waits up to the poll interval for frames; returns how many arrived
     /// (0 on timeout). Read them with `frame(at:)` before the next call.
+    ///
+    /// After a batch that emptied the socket, the next call first sleeps in
+    /// the host for what is left of the coalescing interval. A capture that
+    /// keeps up with its traffic would otherwise block in recvmmsg once per
+    /// frame, and in the kernel library every such wake-up moves the one CPU
+    /// between host threads about four times (our task blocks and idle's
+    /// thread runs; the next sender or interrupt finds idle parked, so idle's
+    /// thread switches to it; that switches to our woken task), each a host
+    /// futex wake of tens of microseconds on a VM. While we sleep out here
+    /// our task is parked, not waiting, so arriving frames only queue, and
+    /// the next call takes them in one batch. Callers stamp frames with
+    /// their batch's arrival, so this adds at most the interval to a stamp.
     public func receiveBatch() throws -> Int {
+        if let drainedAt {
+            let due = drainedAt &+ coalesceNanoseconds
+            let now = HostClock.monotonicNanoseconds()
+            if now < due { HostClock.sleep(seconds: Double(due - now) / 1e9) }
+        }
+        let count = try receiveAvailable()
+        drainedAt = count > 0 && count < batchSize ? HostClock.monotonicNanoseconds() : nil
+        return count
+    }
+
+    private func receiveAvailable() throws -> Int {
         headers.initializeMemory(as: UInt8.self, repeating: 0, count: Self.messageHeaderStride * batchSize)
         for index in 0..<batchSize {
             let header = headers + index * Self.messageHeaderStride

@@ -77,14 +77,14 @@ struct BenchCommand: ParsableCommand {
         for size in frameSizes {
             let result = try measure(sim: sim, frameSize: size, frameCount: frames, pacedRate: nil)
             print(result.row)
-            print("RESULT size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost)")
+            print("RESULT size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
         }
         if pacedRate > 0 {
             let count = Int(Double(pacedRate) * pacedSeconds)
             let result = try measure(sim: sim, frameSize: pacedSize, frameCount: count, pacedRate: pacedRate)
             print("paced at \(pacedRate) frames/s for \(pacedSeconds) s (\(pacedSize)-byte frames):")
             print(result.row)
-            print("RESULT paced_fps=\(pacedRate) paced_sent=\(result.sent) paced_captured=\(result.captured) paced_drops=\(result.kernelDrops) paced_lost=\(result.lost) paced_achieved_send_fps=\(Int(result.sentPerSecond))")
+            print("RESULT paced_fps=\(pacedRate) paced_sent=\(result.sent) paced_captured=\(result.captured) paced_drops=\(result.kernelDrops) paced_lost=\(result.lost) paced_achieved_send_fps=\(Int(result.sentPerSecond)) paced_frames_per_batch=\(String(format2: result.framesPerBatch)) paced_switches_per_frame=\(String(format2: result.switchesPerFrame))")
         }
     }
 
@@ -96,7 +96,14 @@ struct BenchCommand: ParsableCommand {
         var sendSeconds: Double
         var cpuSeconds: Double
         var kernelDrops: UInt64
+        /// Non-empty receives, and host context switches of the process:
+        /// a capture woken once per frame shows as ~1 frame per batch and
+        /// several switches per frame (each hand-off of the kernel's CPU).
+        var batches = 0
+        var contextSwitches = 0
 
+        var framesPerBatch: Double { Double(captured) / Double(max(batches, 1)) }
+        var switchesPerFrame: Double { Double(contextSwitches) / Double(max(captured, 1)) }
         var capturedPerSecond: Double { Double(captured) / seconds }
         var sentPerSecond: Double { Double(sent) / sendSeconds }
         var cpuMicrosecondsPerFrame: Double { captured > 0 ? cpuSeconds * 1e6 / Double(captured) : 0 }
@@ -126,6 +133,7 @@ struct BenchCommand: ParsableCommand {
         let sendNanoseconds = Atomic<UInt64>(0)
         let failure = Mutex<String?>(nil)
         let startCPU = processCPUSeconds()
+        let startSwitches = processContextSwitches()
         let start = HostClock.monotonicNanoseconds()
         let sender = try JoinableThread {
             let begin = HostClock.monotonicNanoseconds()
@@ -146,10 +154,12 @@ struct BenchCommand: ParsableCommand {
             senderDone.store(true, ordering: .releasing)
         }
         var captured = 0
+        var batches = 0
         var lastArrival = HostClock.monotonicNanoseconds()
         while true {
             let count = try writeNextBatch(from: capture, to: writer)
             captured += count
+            if count > 0 { batches += 1 }
             let now = HostClock.monotonicNanoseconds()
             if count > 0 { lastArrival = now }
             if senderDone.load(ordering: .acquiring) {
@@ -159,12 +169,13 @@ struct BenchCommand: ParsableCommand {
         let end = lastArrival
         sender.join()
         let cpu = processCPUSeconds() - startCPU
+        let switches = processContextSwitches() - startSwitches
         let statistics = try closeCapture(capture, writer: writer, delivered: captured)
         if let message = failure.withLock({ $0 }) { throw ValidationError("injection failed: \(message)") }
         return Measurement(
             frameSize: frameSize, sent: sentCount.load(ordering: .relaxed), captured: captured,
             seconds: Double(end - start) / 1e9, sendSeconds: Double(sendNanoseconds.load(ordering: .relaxed)) / 1e9,
-            cpuSeconds: cpu, kernelDrops: statistics.dropped)
+            cpuSeconds: cpu, kernelDrops: statistics.dropped, batches: batches, contextSwitches: switches)
     }
 }
 
@@ -190,6 +201,13 @@ func closeCapture(_ capture: PacketCapture, writer: PcapNGWriter, delivered: Int
             osDropped: statistics.dropped, delivered: UInt64(delivered)))
     try writer.close()
     return statistics
+}
+
+/// Voluntary + involuntary context switches of the whole process.
+func processContextSwitches() -> Int {
+    var usage = rusage()
+    _ = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 }
 
 /// User + system CPU time of the whole process (all threads).
