@@ -13,24 +13,9 @@ struct LibUSBPathTests {
         arguments: [GadgetZeroSpeed.high, .super])
     func usbtestOverLibUSB(speed: GadgetZeroSpeed) async throws {
         let run = try await ProbeRunner.run(["usbtest-libusb"] + speed.arguments, timeoutSeconds: 300)
-        print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") || $0.hasPrefix("USBDEVICE ") }
-            .map { $0.hasPrefix("TABLE| ") ? $0.dropFirst("TABLE| ".count) : $0 }.joined(separator: "\n"))
-        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
-        #expect(!run.kernelWarned, "\(run.diagnosis)")
-        #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
+        try USBScenarioTests.expectBatteryPassed(run, speed: speed)
         // The stand-in reports the model's speed, as libusb would; the adapter presents it unchanged.
         #expect(run.results["presented_speed"] == speed.rawValue)
-        speed.expectEnumerated(run)
-        let outcomes = USBScenarioTests.usbtestResults(run.standardOutput)
-        for test in USBScenarioTests.requiredPasses {
-            #expect(outcomes[test] == "pass", "usbtest test \(test): \(outcomes[test] ?? "not run")\n\(run.diagnosis)")
-        }
-        for test in USBScenarioTests.unsupported {
-            #expect(outcomes[test] == "unsupported", "usbtest iso test \(test): \(outcomes[test] ?? "not run")")
-        }
-        #expect(run.integer("usbtest_failures") == 0)
-        #expect(run.integer("sink_pattern_errors") == 0)
-        #expect(run.integer("set_address_handled") == 1)
 
         // Binding alone: the kernel's descriptor reads came from the cache,
         // its SET_CONFIGURATION ran on the worker (same configuration as at

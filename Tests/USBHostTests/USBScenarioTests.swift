@@ -12,28 +12,34 @@ struct USBScenarioTests {
     static let requiredPasses: [Int] = [9, 10, 14, 21, 1, 2, 3, 4, 5, 6, 7, 8, 17, 18, 19, 20, 11, 12, 24, 13, 25, 26]
     static let unsupported: [Int] = [15, 16, 22, 23]
 
-    @Test(
-        "usbtest: every control, bulk, unlink, halt and interrupt case passes against gadget zero, at high speed and SuperSpeed",
-        arguments: [GadgetZeroSpeed.high, .super])
-    func usbtest(speed: GadgetZeroSpeed) async throws {
-        let run = try await ProbeRunner.run(["usbtest"] + speed.arguments, timeoutSeconds: 300)
-        // The table goes to the test log whatever happens, with the device's speed.
+    /// The usbtest battery's verdicts in a probe run (usbtest, usbtest-libusb):
+    /// logs the table with the device's speed whatever happens, then requires
+    /// a clean kernel log, enumeration at `speed` and every case's outcome.
+    static func expectBatteryPassed(_ run: ProbeRun, speed: GadgetZeroSpeed) throws {
         print(run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("TABLE| ") || $0.hasPrefix("USBDEVICE ") }
             .map { $0.hasPrefix("TABLE| ") ? $0.dropFirst("TABLE| ".count) : $0 }.joined(separator: "\n"))
         try #require(run.exitedSuccessfully, "\(run.diagnosis)")
         #expect(!run.kernelWarned, "\(run.diagnosis)")
         #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
         speed.expectEnumerated(run)
-        let outcomes = Self.usbtestResults(run.standardOutput)
-        for test in Self.requiredPasses {
+        let outcomes = usbtestResults(run.standardOutput)
+        for test in requiredPasses {
             #expect(outcomes[test] == "pass", "usbtest test \(test): \(outcomes[test] ?? "not run")\n\(run.diagnosis)")
         }
-        for test in Self.unsupported {
+        for test in unsupported {
             #expect(outcomes[test] == "unsupported", "usbtest iso test \(test): \(outcomes[test] ?? "not run")")
         }
         #expect(run.integer("usbtest_failures") == 0)
         #expect(run.integer("sink_pattern_errors") == 0)
         #expect(run.integer("set_address_handled") == 1, "the bridge answers SET_ADDRESS itself, once per enumeration")
+    }
+
+    @Test(
+        "usbtest: every control, bulk, unlink, halt and interrupt case passes against gadget zero, at high speed and SuperSpeed",
+        arguments: [GadgetZeroSpeed.high, .super])
+    func usbtest(speed: GadgetZeroSpeed) async throws {
+        let run = try await ProbeRunner.run(["usbtest"] + speed.arguments, timeoutSeconds: 300)
+        try Self.expectBatteryPassed(run, speed: speed)
         #expect(run.integer("after_tests_kernel_in_flight") == 0)
         #expect(run.integer("after_detach_kernel_in_flight") == 0)
         #expect(run.integer("after_detach_bridge_pending") == 0)
