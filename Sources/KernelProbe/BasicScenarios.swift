@@ -25,6 +25,7 @@ func runSyscalls() throws {
     guard name.sysname == "Linux" else { ProbeOutput.fail("uname sysname is \(name.sysname.debugDescription), expected \"Linux\"") }
     ProbeOutput.result("sysname", name.sysname)
     ProbeOutput.result("release", name.release)
+    ProbeOutput.result("version", name.version)
     ProbeOutput.result("machine", name.machine)
 
     try checkFileRoundTrip(kernel)

@@ -25,6 +25,10 @@ struct KernelScenarioTests {
         #expect(run.results["sysname"] == "Linux")
         #expect(run.results["release"]?.hasPrefix("\(KernelUnderTest.version).") == true, "release: \(run.results["release"] ?? "-")")
         #expect(run.results["machine"]?.isEmpty == false)
+        // uname -v names preemptible models (PREEMPT, PREEMPT_DYNAMIC, PREEMPT_RT);
+        // ours has none (lkl_port checks PREEMPT_NONE against VOLUNTARY too).
+        let version = try #require(run.results["version"], "\(run.diagnosis)")
+        #expect(!version.contains("PREEMPT"), "uname -v: \(version)")
         #expect(run.integer("file_roundtrip_bytes") == 1000)
         #expect(run.results["dir_entries"]?.split(separator: ",").contains("data.bin") == true)
         let requested = try #require(run.integer("nanosleep_requested_ns"))
