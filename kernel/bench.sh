@@ -3,9 +3,10 @@
 #
 # Kernel library figures (make bench): boot to ready (median over
 # separate processes), null syscall vs the host's getpid, IRQ delivery
-# latency from a host thread to the handler, peak RSS.
+# latency from a host thread to the handler, peak RSS. make bench passes
+# the release probe (what users run).
 set -euo pipefail
-PROBE=${1:-.build/debug/airtap-kernel-probe}
+PROBE=${1:-.build/release/airtap-kernel-probe}
 RUNS=${BOOT_RUNS:-21}
 export AIRTAP_LOG_LEVEL=error
 
