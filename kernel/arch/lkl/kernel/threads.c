@@ -147,7 +147,7 @@ int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 	if (!args->fn)
 		return -EOPNOTSUPP;	/* no user-mode fork in a library */
 
-	rec = kmalloc(sizeof(*rec), GFP_KERNEL);
+	rec = kmalloc_obj(*rec);
 	if (!rec)
 		return -ENOMEM;
 	t->kind = LKL_TASK_KERNEL;
