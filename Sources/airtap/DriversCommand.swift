@@ -102,7 +102,11 @@ struct DriversCommand: ParsableCommand {
         var rows = [["MODULE", "DRIVER", "IDS", "FIRMWARE (present/needed)", "MISSING FIRMWARE PACKAGE"]]
         for report in reports {
             let present = report.firmware.filter { $0.status != "missing" }.count
-            let packages = Set(report.firmware.compactMap(\.shippedBy)).sorted()
+            let shippedBy = Set(report.firmware.compactMap(\.shippedBy))
+            // "pkg (likely; ...)" says nothing more once "pkg" itself is listed.
+            let packages = shippedBy.filter { text in
+                !shippedBy.contains(String(text.prefix { $0 != " " })) || !text.contains(" ")
+            }.sorted()
             rows.append([
                 report.module, report.name, "\(report.modaliases.count)",
                 report.firmware.isEmpty ? "none needed" : "\(present)/\(report.firmware.count)",
