@@ -120,6 +120,37 @@ static int hs_set_feature(struct virtual_port *vp, u16 feature)
 	}
 }
 
+/* ClearPortFeature(C_*): which change bit each clears, on which hub. */
+static const struct {
+	u16 feature;
+	u16 change;
+	bool hs, ss;
+} change_features[] = {
+	{ USB_PORT_FEAT_C_CONNECTION, USB_PORT_STAT_C_CONNECTION, true, true },
+	{ USB_PORT_FEAT_C_ENABLE, USB_PORT_STAT_C_ENABLE, true, false },
+	{ USB_PORT_FEAT_C_SUSPEND, USB_PORT_STAT_C_SUSPEND, true, false },
+	{ USB_PORT_FEAT_C_OVER_CURRENT, USB_PORT_STAT_C_OVERCURRENT, true, true },
+	{ USB_PORT_FEAT_C_RESET, USB_PORT_STAT_C_RESET, true, true },
+	{ USB_PORT_FEAT_C_BH_PORT_RESET, USB_PORT_STAT_C_BH_RESET, false, true },
+	{ USB_PORT_FEAT_C_PORT_LINK_STATE, USB_PORT_STAT_C_LINK_STATE, false, true },
+	{ USB_PORT_FEAT_C_PORT_CONFIG_ERROR, USB_PORT_STAT_C_CONFIG_ERROR, false, true },
+};
+
+static int clear_change(struct virtual_port *vp, u16 feature, bool super)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(change_features); i++) {
+		if (change_features[i].feature != feature)
+			continue;
+		if (!(super ? change_features[i].ss : change_features[i].hs))
+			break;
+		vp->change &= ~change_features[i].change;
+		return 0;
+	}
+	return -EPIPE;
+}
+
 static int hs_clear_feature(struct virtual_port *vp, u16 feature)
 {
 	switch (feature) {
@@ -132,25 +163,10 @@ static int hs_clear_feature(struct virtual_port *vp, u16 feature)
 	case USB_PORT_FEAT_POWER:
 		vp->status &= ~USB_PORT_STAT_POWER;
 		return 0;
-	case USB_PORT_FEAT_C_CONNECTION:
-		vp->change &= ~USB_PORT_STAT_C_CONNECTION;
-		return 0;
-	case USB_PORT_FEAT_C_ENABLE:
-		vp->change &= ~USB_PORT_STAT_C_ENABLE;
-		return 0;
-	case USB_PORT_FEAT_C_SUSPEND:
-		vp->change &= ~USB_PORT_STAT_C_SUSPEND;
-		return 0;
-	case USB_PORT_FEAT_C_OVER_CURRENT:
-		vp->change &= ~USB_PORT_STAT_C_OVERCURRENT;
-		return 0;
-	case USB_PORT_FEAT_C_RESET:
-		vp->change &= ~USB_PORT_STAT_C_RESET;
-		return 0;
 	case USB_PORT_FEAT_INDICATOR:
 		return 0;
 	default:
-		return -EPIPE;
+		return clear_change(vp, feature, false);
 	}
 }
 
@@ -223,26 +239,8 @@ static int ss_clear_feature(struct virtual_port *vp, u16 feature)
 		vp->status &= ~USB_SS_PORT_STAT_POWER;
 		ss_link_settle(vp);
 		return 0;
-	case USB_PORT_FEAT_C_CONNECTION:
-		vp->change &= ~USB_PORT_STAT_C_CONNECTION;
-		return 0;
-	case USB_PORT_FEAT_C_OVER_CURRENT:
-		vp->change &= ~USB_PORT_STAT_C_OVERCURRENT;
-		return 0;
-	case USB_PORT_FEAT_C_RESET:
-		vp->change &= ~USB_PORT_STAT_C_RESET;
-		return 0;
-	case USB_PORT_FEAT_C_BH_PORT_RESET:
-		vp->change &= ~USB_PORT_STAT_C_BH_RESET;
-		return 0;
-	case USB_PORT_FEAT_C_PORT_LINK_STATE:
-		vp->change &= ~USB_PORT_STAT_C_LINK_STATE;
-		return 0;
-	case USB_PORT_FEAT_C_PORT_CONFIG_ERROR:
-		vp->change &= ~USB_PORT_STAT_C_CONFIG_ERROR;
-		return 0;
 	default:
-		return -EPIPE;
+		return clear_change(vp, feature, true);
 	}
 }
 
