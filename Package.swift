@@ -65,11 +65,21 @@ let package = Package(
             path: "Sources/USBHost"
         ),
 
-        // Software USB device models (gadget zero, the RTL8187L Wi-Fi adapter).
+        // The simulated air every emulated adapter shares: channels, rates,
+        // frames, and the stations on it (APs beacon and answer probes).
+        .target(
+            name: "SimulatedAir",
+            dependencies: ["Capture", "LinuxKernel"],
+            path: "Sources/SimulatedAir"
+        ),
+
+        // Software USB device models (gadget zero, the RTL8187L and rtw88
+        // Wi-Fi adapters), PHY front ends on the simulated air.
         .target(
             name: "USBDevices",
             dependencies: [
                 "USBHost",
+                "SimulatedAir",
                 "LinuxKernel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -165,7 +175,9 @@ let package = Package(
         // rtl8187 driver on a USB device model) and the capture loop.
         .target(
             name: "RadioDevices",
-            dependencies: ["Capture", "Wireless", "LinuxKernel", "USBHost", "USBDevices", "HostUSB", "DriverTable"],
+            dependencies: [
+                "Capture", "Wireless", "LinuxKernel", "USBHost", "USBDevices", "HostUSB", "DriverTable", "SimulatedAir",
+            ],
             path: "Sources/RadioDevices"
         ),
 

@@ -120,7 +120,8 @@ public struct InformationElement: Sendable, Equatable {
         self.value = value
     }
 
-    static func parse(_ bytes: [UInt8], from start: Int) -> [InformationElement] {
+    /// The elements of a frame body from `start` on (a truncated last one is dropped).
+    public static func parse(_ bytes: [UInt8], from start: Int) -> [InformationElement] {
         var elements: [InformationElement] = []
         var offset = start
         while offset + 2 <= bytes.count {
@@ -173,14 +174,33 @@ public enum FrameBuilder {
         bssid: MACAddress, ssid: String, channel: Int, sequence: UInt16, timestampMicroseconds: UInt64,
         protected: Bool = false
     ) -> [UInt8] {
-        var frame = header(frameControl: 0x0080, address1: .broadcast, address2: bssid, address3: bssid, sequence: sequence)
+        header(frameControl: 0x0080, address1: .broadcast, address2: bssid, address3: bssid, sequence: sequence)
+            + networkAnnouncement(ssid: ssid, channel: channel, timestampMicroseconds: timestampMicroseconds, protected: protected, beacon: true)
+    }
+
+    /// An AP's answer to `station`'s probe request: a beacon's body without the TIM.
+    public static func probeResponse(
+        bssid: MACAddress, station: MACAddress, ssid: String, channel: Int, sequence: UInt16, timestampMicroseconds: UInt64,
+        protected: Bool = false
+    ) -> [UInt8] {
+        header(frameControl: 0x0050, address1: station, address2: bssid, address3: bssid, sequence: sequence)
+            + networkAnnouncement(ssid: ssid, channel: channel, timestampMicroseconds: timestampMicroseconds, protected: protected, beacon: false)
+    }
+
+    /// Timestamp, interval, capabilities and elements of beacons and probe responses.
+    static func networkAnnouncement(
+        ssid: String, channel: Int, timestampMicroseconds: UInt64, protected: Bool, beacon: Bool
+    ) -> [UInt8] {
+        var frame: [UInt8] = []
         withUnsafeBytes(of: timestampMicroseconds.littleEndian) { frame += $0 }
         frame += [0x64, 0x00]  // beacon interval: 100 TU
         frame += protected ? [0x11, 0x04] : [0x01, 0x04]  // ESS, short slot (+ privacy)
         frame += InformationElement(id: InformationElement.ssid, value: Array(ssid.utf8.prefix(32))).encoded
         frame += InformationElement(id: InformationElement.supportedRates, value: basicRates).encoded
         frame += InformationElement(id: InformationElement.dsParameterSet, value: [UInt8(truncatingIfNeeded: channel)]).encoded
-        frame += InformationElement(id: InformationElement.trafficIndicationMap, value: [0, 1, 0, 0]).encoded
+        if beacon {
+            frame += InformationElement(id: InformationElement.trafficIndicationMap, value: [0, 1, 0, 0]).encoded
+        }
         if protected {
             // RSN v1, group CCMP, one pairwise CCMP, one AKM PSK, no capabilities.
             frame += InformationElement(

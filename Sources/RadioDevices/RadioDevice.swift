@@ -145,7 +145,8 @@ public struct DeviceFamily: Sendable {
 /// a descriptor here; capture and injection need no change.
 public enum DeviceRegistry {
     public static let devices: [DeviceDescriptor] = [
-        SimulatedRadios.descriptor, EmulatedRTL8187.descriptor, StandInUSBAdapter.descriptor,
+        SimulatedRadios.descriptor, EmulatedRTL8187.descriptor, EmulatedRTW88.descriptor(for: .rtl8821au),
+        EmulatedRTW88.descriptor(for: .rtl8821cu), StandInUSBAdapter.descriptor,
     ]
 
     /// Devices named by pattern (real USB adapters: `usb:VID:PID`, ...).

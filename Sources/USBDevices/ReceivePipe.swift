@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import Dispatch
+import Foundation
+import LinuxKernel
+import Synchronization
+import USBHost
+
+/// The bulk IN side of an emulated Wi-Fi chip: the receive URBs the driver
+/// keeps submitted and the packets (already in the chip's RX format)
+/// waiting for them. Packets go out in order, as many per URB as the chip
+/// aggregates; a URB completes inside `submit` when data is ready, else
+/// from the pipe's own thread when some arrives (as a chip's USB engine
+/// answers an IN token).
+///
+/// Reliable packets (scripted frames, firmware reports) wait for a URB;
+/// live ones are lost when the chip's FIFO (`fifoBytes`) is full, as on
+/// hardware.
+public final class ReceivePipe: Sendable {
+    public struct Layout: Sendable {
+        /// Most bytes one transfer may carry.
+        public var maximumTransferBytes: Int
+        /// Most packets in one transfer (1: no aggregation).
+        public var maximumPacketsPerTransfer: Int
+        /// Each packet starts at a multiple of this from the previous one.
+        public var alignment: Int
+        /// Where in a packet the 64-bit (width `timestampBytes`) MAC time goes, if anywhere.
+        public var timestampOffset: Int?
+        /// 4 (rtw88's 32-bit TSF) or 8 (the RTL8187 trailer's 64-bit MAC time).
+        public var timestampBytes: Int
+        /// Counted from the end of the packet rather than its start.
+        public var timestampFromEnd: Bool
+
+        public init(
+            maximumTransferBytes: Int, maximumPacketsPerTransfer: Int, alignment: Int = 1, timestampOffset: Int? = nil,
+            timestampBytes: Int = 8, timestampFromEnd: Bool = false
+        ) {
+            self.maximumTransferBytes = maximumTransferBytes
+            self.maximumPacketsPerTransfer = maximumPacketsPerTransfer
+            self.alignment = alignment
+            self.timestampOffset = timestampOffset
+            self.timestampBytes = timestampBytes
+            self.timestampFromEnd = timestampFromEnd
+        }
+    }
+
+    public struct Packet: Sendable {
+        public var bytes: [UInt8]
+        /// Dropped when the FIFO is full; otherwise it waits.
+        public var lossy: Bool
+        /// Carries a MAC time to patch (received frames; not firmware reports).
+        public var stamped: Bool
+
+        public init(bytes: [UInt8], lossy: Bool, stamped: Bool = true) {
+            self.bytes = bytes
+            self.lossy = lossy
+            self.stamped = stamped
+        }
+    }
+
+    public struct Statistics: Sendable, Equatable {
+        public var packetsDelivered = 0
+        public var transfersCompleted = 0
+        /// Live packets lost to a full FIFO.
+        public var packetsOverflowed = 0
+        public var cancelled = 0
+    }
+
+    private struct Flood {
+        var templates: [Packet]
+        var remaining: Int
+        var next = 0
+    }
+
+    private struct State {
+        var requests: [USBRequest] = []
+        var packets: [Packet] = []
+        var head = 0
+        var queuedBytes = 0
+        var flood: Flood?
+        var paceNanoseconds: UInt64 = 0
+        var nextReleaseNanoseconds: UInt64 = 0
+        /// A fill + complete is running; one at a time keeps packets in order.
+        var delivering = false
+        var stopped = false
+        var statistics = Statistics()
+
+        var hasPackets: Bool { head < packets.count || (flood?.remaining ?? 0) > 0 }
+
+        mutating func compact() {
+            if head > 0 && head * 2 >= packets.count {
+                packets.removeFirst(head)
+                head = 0
+            }
+        }
+
+        /// The packets the next transfer carries (nil: none due yet).
+        mutating func takeBatch(layout: Layout, now: UInt64) -> [Packet]? {
+            guard hasPackets else { return nil }
+            if paceNanoseconds > 0 {
+                guard now >= nextReleaseNanoseconds else { return nil }
+                nextReleaseNanoseconds = now + paceNanoseconds
+            }
+            var batch: [Packet] = []
+            var bytes = 0
+            while batch.count < (paceNanoseconds > 0 ? 1 : layout.maximumPacketsPerTransfer) {
+                let packet: Packet
+                if head < packets.count {
+                    packet = packets[head]
+                } else if let flood, flood.remaining > 0 {
+                    packet = flood.templates[flood.next]
+                } else {
+                    break
+                }
+                let start = bytes == 0 ? 0 : (bytes + layout.alignment - 1) / layout.alignment * layout.alignment
+                guard start + packet.bytes.count <= layout.maximumTransferBytes else { break }
+                bytes = start + packet.bytes.count
+                batch.append(packet)
+                if head < packets.count {
+                    head += 1
+                    queuedBytes -= packet.bytes.count
+                } else if var flood = self.flood {
+                    flood.next = (flood.next + 1) % flood.templates.count
+                    flood.remaining -= 1
+                    self.flood = flood.remaining > 0 ? flood : nil
+                }
+            }
+            return batch.isEmpty ? nil : batch
+        }
+    }
+
+    public let layout: Layout
+    private let fifoBytes: Int
+    private let state = Mutex(State())
+    private let link = Mutex<USBDeviceLink?>(nil)
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let workerStarted = Atomic<Bool>(false)
+    private let workerFinished = DispatchSemaphore(value: 0)
+    private let threadName: String
+    private let startNanoseconds = HostClock.monotonicNanoseconds()
+
+    public init(layout: Layout, fifoBytes: Int, threadName: String) {
+        self.layout = layout
+        self.fifoBytes = fifoBytes
+        self.threadName = threadName
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+    public var pendingRequests: Int { state.withLock { $0.requests.count } }
+    public var packetsWaiting: Int { state.withLock { $0.packets.count - $0.head } }
+    public var floodRemaining: Int { state.withLock { $0.flood?.remaining ?? 0 } }
+
+    /// Least time between two transfers (0: as fast as URBs come back).
+    public func setPace(nanoseconds: UInt64) {
+        state.withLock { $0.paceNanoseconds = nanoseconds }
+    }
+
+    public func attached(_ link: USBDeviceLink) {
+        self.link.withLock { $0 = link }
+        guard !workerStarted.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let worker = Thread { [self] in
+            runWorker()
+            workerFinished.signal()
+        }
+        worker.name = threadName
+        worker.start()
+    }
+
+    /// Queues packets in order (any thread; never blocks on the kernel).
+    public func enqueue(_ packets: [Packet]) {
+        guard !packets.isEmpty else { return }
+        let wake = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.compact()
+            for packet in packets {
+                if packet.lossy && state.queuedBytes + packet.bytes.count > fifoBytes {
+                    state.statistics.packetsOverflowed += 1
+                    continue
+                }
+                state.packets.append(packet)
+                state.queuedBytes += packet.bytes.count
+            }
+            return !state.requests.isEmpty && !state.delivering
+        }
+        if wake { wakeup.signal() }
+    }
+
+    /// Sends `count` packets cycling through `templates` as fast as the
+    /// driver returns URBs (benchmarks' unlimited air).
+    public func startFlood(templates: [Packet], count: Int) {
+        guard !templates.isEmpty, count > 0 else { return }
+        state.withLock { $0.flood = Flood(templates: templates, remaining: count) }
+        wakeup.signal()
+    }
+
+    public func stopFlood() {
+        state.withLock { $0.flood = nil }
+    }
+
+    /// Drops what waits (the chip's MAC was powered off or reset).
+    public func discardPackets() {
+        state.withLock { state in
+            state.packets.removeAll()
+            state.head = 0
+            state.queuedBytes = 0
+        }
+    }
+
+    /// A receive URB from the driver (kernel context: never blocks).
+    public func submit(_ request: USBRequest) -> USBSubmitResult {
+        let now = HostClock.monotonicNanoseconds()
+        enum Decision { case refuse, queued(wake: Bool), deliver([Packet]) }
+        let decision: Decision = state.withLock { state in
+            guard !state.stopped else { return .refuse }
+            if !state.delivering, state.requests.isEmpty, let batch = state.takeBatch(layout: layout, now: now) {
+                state.delivering = true
+                return .deliver(batch)
+            }
+            state.requests.append(request)
+            return .queued(wake: state.hasPackets && !state.delivering)
+        }
+        switch decision {
+        case .refuse:
+            return .refused(USBErrno.noDevice)
+        case .queued(let wake):
+            if wake { wakeup.signal() }
+            return .pending
+        case .deliver(let batch):
+            // Completed here: the data is ready, so no thread hand-off.
+            deliver(batch, into: request)
+            return .pending
+        }
+    }
+
+    /// The kernel wants `handle` back; true if the pipe held it.
+    public func cancel(_ handle: UInt64) -> Bool {
+        let removed = state.withLock { state -> Bool in
+            guard let index = state.requests.firstIndex(where: { $0.handle == handle }) else { return false }
+            state.requests.remove(at: index)
+            state.statistics.cancelled += 1
+            return true
+        }
+        if removed { try? link.withLock { $0 }?.complete(handle, .failure(USBErrno.connectionReset)) }
+        return removed
+    }
+
+    /// Port reset: URBs are gone with the old configuration; packets too.
+    public func reset() {
+        state.withLock { state in
+            state.requests.removeAll()
+            state.packets.removeAll()
+            state.head = 0
+            state.queuedBytes = 0
+            state.flood = nil
+        }
+    }
+
+    /// Unplug: after this no buffer is touched and nothing completes.
+    public func stop() {
+        state.withLock { state in
+            state.stopped = true
+            state.requests.removeAll()
+        }
+        wakeup.signal()
+        while state.withLock({ $0.delivering }) {
+            HostClock.sleep(seconds: 20e-6)
+        }
+        if workerStarted.load(ordering: .acquiring) {
+            workerFinished.wait()
+            workerFinished.signal()  // a second stop() must not hang
+        }
+    }
+
+    private func deliver(_ batch: [Packet], into request: USBRequest) {
+        let mactime = (HostClock.monotonicNanoseconds() - startNanoseconds) / 1000
+        let length = fill(request.bytes, with: batch, mactime: mactime)
+        if let link = link.withLock({ $0 }) {
+            // Detach may have completed it first (-ESHUTDOWN): nothing lost.
+            try? link.complete(request.handle, length.map { .success(actualLength: $0) } ?? .failure(USBErrno.overflow))
+        }
+        let more = state.withLock { state -> Bool in
+            state.delivering = false
+            state.statistics.packetsDelivered += batch.count
+            state.statistics.transfersCompleted += 1
+            return state.hasPackets && !state.requests.isEmpty
+        }
+        if more { wakeup.signal() }
+    }
+
+    /// Copies the batch into the URB buffer; nil when it does not fit.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, with batch: [Packet], mactime: UInt64) -> Int? {
+        guard let base = buffer.baseAddress else { return nil }
+        var offset = 0
+        for packet in batch {
+            let start = offset == 0 ? 0 : (offset + layout.alignment - 1) / layout.alignment * layout.alignment
+            guard start + packet.bytes.count <= buffer.count else { return nil }
+            if start > offset { (base + offset).initializeMemory(as: UInt8.self, repeating: 0, count: start - offset) }
+            packet.bytes.withUnsafeBytes { source in
+                (base + start).copyMemory(from: source.baseAddress!, byteCount: source.count)
+            }
+            if packet.stamped, let stampOffset = layout.timestampOffset {
+                let at = start + (layout.timestampFromEnd ? packet.bytes.count - stampOffset : stampOffset)
+                if layout.timestampBytes == 4 {
+                    (base + at).storeBytes(of: UInt32(truncatingIfNeeded: mactime).littleEndian, as: UInt32.self)
+                } else {
+                    (base + at).storeBytes(of: mactime.littleEndian, as: UInt64.self)
+                }
+            }
+            offset = start + packet.bytes.count
+        }
+        return offset
+    }
+
+    private func runWorker() {
+        while true {
+            let now = HostClock.monotonicNanoseconds()
+            enum Step { case deliver([Packet], USBRequest), wait(UInt64?), stop }
+            let step: Step = state.withLock { state in
+                guard !state.stopped else { return .stop }
+                guard !state.delivering, !state.requests.isEmpty else { return .wait(nil) }
+                if let batch = state.takeBatch(layout: layout, now: now) {
+                    state.delivering = true
+                    return .deliver(batch, state.requests.removeFirst())
+                }
+                return .wait(state.hasPackets ? state.nextReleaseNanoseconds : nil)
+            }
+            switch step {
+            case .stop:
+                return
+            case .deliver(let batch, let request):
+                deliver(batch, into: request)
+            case .wait(let until):
+                if let until, until > now {
+                    _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(min(until - now, 1_000_000_000))))
+                } else if until != nil {
+                    continue
+                } else {
+                    wakeup.wait()
+                }
+            }
+        }
+    }
+}
