@@ -2,6 +2,7 @@
 
 import Capture
 import LinuxKernel
+import SimulatedAir
 import Synchronization
 import USBDevices
 import USBHost
@@ -33,7 +34,7 @@ public final class EmulatedRTL8187: RadioDevice {
     public let bringUpSeconds: Double
     public private(set) var currentChannel: ChannelSpec?
     private let trace: USBMonitorTraceWriter?
-    private let traffic: EmulatedAirTraffic?
+    private let traffic: AirTraffic?
     private let removal: AdapterRemoval
     private var unplugTimer: JoinableThread?
     private let unplugAfterSeconds: Double?
@@ -45,7 +46,7 @@ public final class EmulatedRTL8187: RadioDevice {
     public var isPresent: Bool { removal.isAttached }
 
     public convenience init(kernel: Kernel, options: DeviceOptions) throws {
-        try self.init(kernel: kernel, options: options, modelOptions: RTL8187Model.Options())
+        try self.init(kernel: kernel, options: options, modelOptions: RTL8187Model.Options(air: .shared))
     }
 
     /// Plugs a model in, waits for the driver's wlan interface, checks its
@@ -69,13 +70,14 @@ public final class EmulatedRTL8187: RadioDevice {
         model = RTL8187Model(options: modelOptions)
         unplugAfterSeconds = options.unplugAfterSeconds
 
+        let existing = Set(try control.interfaces().map(\.index))
         let start = HostClock.monotonicNanoseconds()
         do {
             port = try controller.attach(model)
         } catch {
             throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "cannot plug the adapter in: \(error)")
         }
-        let found = try waitForNewWirelessInterface(control: control, timeoutSeconds: bindTimeoutSeconds)
+        let found = try waitForNewWirelessInterface(control: control, existing: existing, timeoutSeconds: bindTimeoutSeconds)
         guard let wlan = found else {
             throw DeviceError.setupFailed(
                 device: "emulated:rtl8187",
@@ -92,8 +94,8 @@ public final class EmulatedRTL8187: RadioDevice {
         wiphy = try control.wiphy(index: wlan.wiphy)
         monitorInterface = try enterMonitorMode(wlan, wiphy: wiphy, control: control, flags: options.monitorFlags)
         bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
-        traffic = options.simulatedTraffic ? EmulatedAirTraffic(model: model) : nil
-        removal = AdapterRemoval(controller: controller, port: port, deviceName: "emulated:rtl8187", beforeUnplug: { [traffic] in traffic?.stop() })
+        traffic = options.simulatedTraffic ? modelOptions.air.map { EmulatedAir.traffic(on: $0) } : nil
+        removal = AdapterRemoval(controller: controller, port: port, deviceName: "emulated:rtl8187")
     }
 
     public func tune(_ spec: ChannelSpec) throws {
@@ -124,95 +126,11 @@ public final class EmulatedRTL8187: RadioDevice {
     }
 
     public func shutdown() {
-        traffic?.stop()
         unplugTimer?.join()
         unplugTimer = nil
         try? unplug()
         trace?.flush()
         try? trace?.close()
-    }
-}
-
-/// The air around the emulated adapter: the networks of sim's traffic
-/// source on their own channels (2.4 GHz ones), beacons every ~100 ms at
-/// 1 Mb/s, probe requests from scanning stations on channels 1, 6 and 11,
-/// data from associated stations at OFDM rates. The adapter hears what is
-/// on its channel while it has receive URBs waiting; the rest is lost.
-final class EmulatedAirTraffic: Sendable {
-    private let model: RTL8187Model
-    private let running = Atomic<Bool>(false)
-    private let thread = Mutex<JoinableThread?>(nil)
-
-    init(model: RTL8187Model) {
-        self.model = model
-    }
-
-    func start() {
-        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let started = try? JoinableThread { [self] in run() }
-        thread.withLock { $0 = started }
-    }
-
-    func stop() {
-        running.store(false, ordering: .releasing)
-        thread.withLock { thread in
-            thread?.join()
-            thread = nil
-        }
-    }
-
-    private func run() {
-        let networks = SimulatedTrafficSource.networks.filter { (1...14).contains($0.channel) }
-        var sequence: UInt16 = 0
-        var tick = 0
-        let start = HostClock.monotonicNanoseconds()
-        func nextSequence() -> UInt16 {
-            sequence &+= 1
-            return sequence & 0xFFF
-        }
-        while running.load(ordering: .acquiring) {
-            var frames: [RTL8187AirFrame] = []
-            let micros = (HostClock.monotonicNanoseconds() - start) / 1000
-            if tick % 10 == 0 {
-                for (index, network) in networks.enumerated() {
-                    frames.append(
-                        RTL8187AirFrame(
-                            channel: network.channel,
-                            frame: FrameBuilder.beacon(
-                                bssid: network.bssid, ssid: network.ssid, channel: network.channel, sequence: nextSequence(),
-                                timestampMicroseconds: micros, protected: network.protected),
-                            rateIndex: 0, signalDBm: -38 - 9 * index))
-                }
-            }
-            if tick % 25 == 5 {
-                let station = SimulatedTrafficSource.roamingStations[(tick / 25) % SimulatedTrafficSource.roamingStations.count]
-                let ssid = (tick / 25) % 2 == 0 ? "" : networks[(tick / 50) % networks.count].ssid
-                for channel in [1, 6, 11] {
-                    frames.append(
-                        RTL8187AirFrame(
-                            channel: channel,
-                            frame: FrameBuilder.probeRequest(station: station, ssid: ssid, sequence: nextSequence()),
-                            rateIndex: 0, signalDBm: -67))
-                }
-            }
-            if tick % 3 == 1 {
-                for (index, network) in networks.enumerated() where !network.stations.isEmpty {
-                    let station = network.stations[(tick / 3) % network.stations.count]
-                    frames.append(
-                        RTL8187AirFrame(
-                            channel: network.channel,
-                            frame: FrameBuilder.data(
-                                station: station, bssid: network.bssid, destination: .local(0x0E00_0001),
-                                sequence: nextSequence(), payloadLength: 60 + (tick % 7) * 100, marker: UInt32(tick)),
-                            rateIndex: 4 + (tick / 3) % 8, signalDBm: -45 - 6 * index - (tick % 5), shortPreamble: true))
-                }
-            }
-            if !frames.isEmpty {
-                try? model.putOnAir(frames, policy: .live)
-            }
-            tick += 1
-            HostClock.sleep(seconds: 0.01)
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 import Capture
 import LinuxKernel
+import SimulatedAir
 import Synchronization
 import Wireless
 
@@ -109,14 +110,11 @@ final class SimulatedTrafficSource: Sendable {
         let stations: [MACAddress]
     }
 
-    static let networks: [Network] = [
-        Network(ssid: "airtap-home", channel: 1, bssid: .local(0x0001_0001), protected: true, stations: [.local(0x0101_0001), .local(0x0101_0002)]),
-        Network(ssid: "CoffeeShop Guest", channel: 6, bssid: .local(0x0006_0001), protected: false, stations: [.local(0x0106_0001), .local(0x0106_0002), .local(0x0106_0003)]),
-        Network(ssid: "Lab-IoT", channel: 6, bssid: .local(0x0006_0002), protected: true, stations: [.local(0x0106_0101)]),
-        Network(ssid: "Printer-Direct", channel: 11, bssid: .local(0x000B_0001), protected: false, stations: []),
-        Network(ssid: "Office-5G", channel: 36, bssid: .local(0x0024_0001), protected: true, stations: [.local(0x0124_0001)]),
-    ]
-    static let roamingStations: [MACAddress] = [.local(0x0F00_0001), .local(0x0F00_0002)]
+    /// The simulated air's networks (the emulated adapters hear the same ones).
+    static let networks: [Network] = AirNetwork.standard.map {
+        Network(ssid: $0.ssid, channel: $0.channel.primary, bssid: $0.bssid, protected: $0.protected, stations: $0.clients)
+    }
+    static let roamingStations: [MACAddress] = AirNetwork.roamingStations
 
     private let injector: PacketInjector
     private let frequency = Atomic<Int>(0)

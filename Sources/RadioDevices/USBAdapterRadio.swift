@@ -5,6 +5,7 @@ import DriverTable
 import HostUSB
 import USBDevices
 import LinuxKernel
+import SimulatedAir
 import USBHost
 import Wireless
 
@@ -46,7 +47,7 @@ public final class USBAdapterRadio: RadioDevice {
     private let context: LibUSBContext?
     /// Stand-in hardware only (`emulated-libusb:rtl8187`): the model's air,
     /// and a way to pull the "device" out behind libusb for --unplug-after.
-    private let standInAir: EmulatedAirTraffic?
+    private let standInAir: AirTraffic?
     private let standInUnplug: (@Sendable () -> Void)?
     private let unplugAfterSeconds: Double?
     private var unplugTimer: JoinableThread?
@@ -76,7 +77,7 @@ public final class USBAdapterRadio: RadioDevice {
         kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions, devices: [HostUSBDeviceInfo],
         context: LibUSBContext?,
         openAdapter: (HostUSBDeviceInfo, LibUSBAdapter.Options) throws -> LibUSBAdapter,
-        standInAir: EmulatedAirTraffic? = nil, standInUnplug: (@Sendable () -> Void)? = nil, displayName: String? = nil,
+        standInAir: AirTraffic? = nil, standInUnplug: (@Sendable () -> Void)? = nil, displayName: String? = nil,
         bindTimeoutSeconds: Double = 30
     ) throws {
         self.kernel = kernel
@@ -124,7 +125,7 @@ public final class USBAdapterRadio: RadioDevice {
             throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter into the virtual host controller: \(error)")
         }
         let removal = AdapterRemoval(
-            controller: controller, port: port, deviceName: name, beforeUnplug: { standInAir?.stop() })
+            controller: controller, port: port, deviceName: name)
         self.removal = removal
         adapter.onRemoval = { removal.unplugSoon() }
 
@@ -230,14 +231,14 @@ public enum StandInUSBAdapter {
         summary: "the RTL8187L model behind airtap's libusb adapter layer (the real-adapter code path without hardware)",
         kernelCommandLine: "mac80211_hwsim.radios=0",
         open: { kernel, options in
-            let model = RTL8187Model(options: RTL8187Model.Options())
+            let model = RTL8187Model(options: RTL8187Model.Options(air: .shared))
             let adapter = try LibUSBAdapter.overModel(
                 model, options: LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
             let standIn = adapter.modelStandIn
             return try USBAdapterRadio(
                 kernel: kernel, selector: .firstSupported, options: options, devices: [adapter.info], context: nil,
                 openAdapter: { _, _ in adapter },
-                standInAir: options.simulatedTraffic ? EmulatedAirTraffic(model: model) : nil,
+                standInAir: options.simulatedTraffic ? EmulatedAir.traffic(on: .shared) : nil,
                 standInUnplug: { standIn?.unplug() }, displayName: "emulated-libusb:rtl8187")
         })
 }

@@ -3,6 +3,7 @@
 import Dispatch
 import Foundation
 import LinuxKernel
+import SimulatedAir
 import Synchronization
 import SystemPackage
 import USBHost
@@ -93,7 +94,7 @@ public struct RTL8187TransmittedFrame: Sendable, Equatable {
 /// Control transfers and TX complete inside `submit`. A receive URB
 /// completes inside `submit` when a frame is ready, else the model's own
 /// thread completes it when one arrives.
-public final class RTL8187Model: USBDevice {
+public final class RTL8187Model: USBDevice, AirListener {
     public struct Options: Sendable {
         /// EEPROM word 7-9.
         public var macAddress: [UInt8]
@@ -114,13 +115,20 @@ public final class RTL8187Model: USBDevice {
         /// How long the model's thread lets TX URBs gather before it
         /// acknowledges them (roughly a USB transfer plus airtime).
         public var transmitAcknowledgeDelayNanoseconds: UInt64
+        /// The air to join: what others send there is heard, what the driver
+        /// sends goes there (nil: frames only from `putOnAir`).
+        public var air: SimulatedAir?
+        /// Signal other adapters hear this one's transmissions at.
+        public var transmitSignalDBm: Int
 
         public init(
             macAddress: [UInt8] = RTL8187Model.defaultMACAddress, asicRevision: UInt8 = 1, radioSwitchOn: Bool = true,
             recordsTransmittedFrames: Bool = true, transmittedFrameCapacity: Int = 100_000,
             airPaceNanoseconds: UInt64 = 0, completesTransmitInline: Bool = false,
-            transmitAcknowledgeDelayNanoseconds: UInt64 = 200_000
+            transmitAcknowledgeDelayNanoseconds: UInt64 = 200_000, air: SimulatedAir? = nil, transmitSignalDBm: Int = -30
         ) {
+            self.air = air
+            self.transmitSignalDBm = transmitSignalDBm
             self.macAddress = macAddress
             self.asicRevision = asicRevision
             self.radioSwitchOn = radioSwitchOn
@@ -164,6 +172,8 @@ public final class RTL8187Model: USBDevice {
     private let workerStarted = Atomic<Bool>(false)
     private let workerFinished = DispatchSemaphore(value: 0)
     private let startNanoseconds = HostClock.monotonicNanoseconds()
+    /// Our id on `options.air` while we are on it.
+    private let airMembership = Mutex<Int?>(nil)
 
     public init(options: Options = Options()) {
         precondition(options.macAddress.count == 6, "a MAC address has 6 bytes")
@@ -188,6 +198,10 @@ public final class RTL8187Model: USBDevice {
         strings = [1: "Manufacturer_Realtek", 2: "RTL8187_Wireless", 3: serial]
         state = Mutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
         state.withLock { $0.loadFromEEPROM() }
+        if let air = options.air {
+            let id = air.join(self)
+            airMembership.withLock { $0 = id }
+        }
     }
 
     /// The EEPROM contents: ID, TX power base, MAC address at word 7 and one
@@ -257,6 +271,25 @@ public final class RTL8187Model: USBDevice {
         wakeup.signal()
     }
 
+    /// The shared air: frames an RTL8225 can take (2.4 GHz, 20 MHz, one of
+    /// its 12 rates); HT/VHT and 5 GHz frames are noise to it.
+    public func hear(_ frames: [AirFrame], delivery: AirDelivery) {
+        var heard: [RTL8187AirFrame] = []
+        for frame in frames {
+            guard frame.channel.widthMHz == 20, (1...14).contains(frame.channel.primary),
+                case .legacy(let kbps) = frame.rate, let rateIndex = RTL8187Hardware.rateIndex(kbps: kbps),
+                (10...RTL8187Hardware.maximumReceivedFrameLength).contains(frame.frame.count)
+            else { continue }
+            heard.append(
+                RTL8187AirFrame(
+                    channel: frame.channel.primary, frame: frame.frame, rateIndex: rateIndex, signalDBm: frame.signalDBm,
+                    shortPreamble: frame.shortPreamble, corruptFCS: frame.corruptFCS))
+        }
+        let notHeard = frames.count - heard.count
+        if notHeard > 0 { state.withLock { $0.statistics.framesNotHeard += notHeard } }
+        try? putOnAir(heard, policy: delivery == .live ? .live : .waitForReceiver)
+    }
+
     /// Sends `count` frames, cycling through `templates`, on whatever
     /// channel the radio is tuned to, as fast as the driver returns
     /// receive URBs (the benchmark's unlimited air).
@@ -298,14 +331,17 @@ public final class RTL8187Model: USBDevice {
             })
         case RTL8187Hardware.transmitEndpoint where request.type == .bulk:
             enum Decision { case refuse(Errno), completed(USBCompletion), queued(wakeWorker: Bool) }
+            var onAir: AirFrame?
             let decision: Decision = state.withLock { state in
                 guard !state.stopped else { return .refuse(USBErrno.noDevice) }
                 guard state.configuration != 0 else { return .refuse(USBErrno.noEntry) }
-                let completion = transmit(request, &state)
+                let completion = transmit(request, &state, onAir: &onAir)
                 guard !state.completesTransmitInline else { return .completed(completion) }
                 state.transmitQueue.append((request.handle, completion))
                 return .queued(wakeWorker: state.transmitQueue.count == 1)
             }
+            // Outside our lock: the other adapters' hear() takes theirs.
+            if let onAir { options.air?.transmit([onAir], delivery: .live, from: self) }
             switch decision {
             case .refuse(let errno): return .refused(errno)
             case .completed(let completion): return .completed(completion)
@@ -342,6 +378,7 @@ public final class RTL8187Model: USBDevice {
     }
 
     public func stop() {
+        if let id = airMembership.withLock({ id in defer { id = nil }; return id }) { options.air?.leave(id) }
         state.withLock { state in
             state.stopped = true
             state.receiveQueue.removeAll()
@@ -476,7 +513,7 @@ public final class RTL8187Model: USBDevice {
 
     // MARK: Transmit path
 
-    private func transmit(_ request: USBRequest, _ state: inout State) -> USBCompletion {
+    private func transmit(_ request: USBRequest, _ state: inout State, onAir: inout AirFrame?) -> USBCompletion {
         let bytes = UnsafeRawBufferPointer(request.bytes)
         guard bytes.count >= RTL8187Hardware.transmitHeaderLength else {
             state.statistics.malformedTransmissions += 1
@@ -491,6 +528,15 @@ public final class RTL8187Model: USBDevice {
         }
         state.statistics.framesTransmitted += 1
         state.statistics.bytesTransmitted += frameLength
+        let rateIndex = Int((flags >> 24) & 0xF)
+        if options.air != nil, let channel = state.tunedChannel.flatMap({ AirChannel(primary: $0) }), frameLength >= 10,
+            RTL8187Hardware.bitratesKbps.indices.contains(rateIndex)
+        {
+            let start = RTL8187Hardware.transmitHeaderLength
+            onAir = AirFrame(
+                channel: channel, frame: Array(bytes[start..<(start + frameLength)]),
+                rate: .legacy(kbps: RTL8187Hardware.bitratesKbps[rateIndex]), signalDBm: options.transmitSignalDBm)
+        }
         if state.recordsTransmittedFrames && state.transmitted.count < state.transmittedCapacity {
             let frame = Array(bytes[RTL8187Hardware.transmitHeaderLength..<(RTL8187Hardware.transmitHeaderLength + frameLength)])
             state.transmitted.append(
