@@ -133,6 +133,7 @@ let package = Package(
                 "Capture",
                 "Wireless",
                 "RadioDevices",
+                "SimulatedAir",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -53,6 +53,15 @@ enum Scenario: String, CaseIterable {
     /// The rtl8187 driver on the RTL8187 model behind LibUSBAdapter: bind,
     /// monitor mode, RX, surprise removal; extra: air frame count.
     case rtl8187OverLibUSB = "rtl8187-libusb"
+    /// rtw88 on an emulated Realtek chip: bind, firmware, efuse MAC, monitor;
+    /// extra: chip (rtl8821au, rtl8821cu), a usbmon trace path.
+    case rtw88Probe = "rtw88-probe"
+    /// Monitor capture on 6, 36 and 149/80 of a scripted air; extra: chip, pcapng path, frames per channel.
+    case rtw88Receive = "rtw88-rx"
+    /// Injection on 6 and 36 recorded by the model, TX reports; extra: chip, frames per channel.
+    case rtw88Transmit = "rtw88-tx"
+    /// The RTL8187L model injects, the RTL8821AU model captures: one air, two drivers; extra: count.
+    case rtw88SharedAir = "rtw88-air"
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -71,6 +80,10 @@ enum Scenario: String, CaseIterable {
         case .usbBadHost: try runUSBBadHost()
         case .benchUSB: try runBenchUSB()
         case .rtl8187Probe: try runRTL8187Probe(tracePath: extra)
+        case .rtw88Probe: try runRTW88Probe(arguments: extraArguments)
+        case .rtw88Receive: try runRTW88Receive(arguments: extraArguments)
+        case .rtw88Transmit: try runRTW88Transmit(arguments: extraArguments)
+        case .rtw88SharedAir: try runRTW88SharedAir(arguments: extraArguments)
         case .rtl8187Receive: try runRTL8187Receive(arguments: extraArguments)
         case .rtl8187Transmit: try runRTL8187Transmit(arguments: extraArguments)
         case .usbHardware: try runUSBHardwareTest(selectorText: extra)

@@ -149,6 +149,8 @@ public final class RTW88Model: USBDevice, AirListener {
     public var firmwareDownloads: Int { state.withLock { $0.registers.firmwareDownloads } }
     /// The bytes the last (8821A) firmware download wrote, for comparing with the file.
     public var lastFirmwareImage: [UInt8]? { state.withLock { $0.registers.lastFirmwareImage } }
+    /// 8821C: bytes the firmware download's DDMA copies moved (all downloads).
+    public var firmwareBytesCopied: Int { state.withLock { $0.registers.firmwareBytesCopied } }
     public var efuseReads: Int { state.withLock { $0.registers.efuseReads } }
     public var statistics: Statistics { state.withLock { $0.statistics } }
     public var transmittedFrames: [RTW88TransmittedFrame] { state.withLock { $0.transmitted } }

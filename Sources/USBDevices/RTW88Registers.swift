@@ -23,6 +23,8 @@ struct RTW88Registers {
     private var downloading: [UInt8]?
     private(set) var lastFirmwareImage: [UInt8]?
     private(set) var firmwareDownloads = 0
+    /// 8821C: bytes the DDMA engine moved from the reserved page into the CPU's memories.
+    private(set) var firmwareBytesCopied = 0
     private(set) var rfWrites = 0
     private(set) var efuseReads = 0
 
@@ -113,7 +115,7 @@ struct RTW88Registers {
         func covers(_ register: Int) -> Bool { range.contains(register) }
 
         if covers(0x05) { powerControl() }
-        if covers(0x80) { downloadControl(old: oldDownloadControl) }
+        if covers(0x80) && chip.family == .jaguar8821a { downloadControl(old: oldDownloadControl) }
         if covers(0x03) && !wasCPUEnabled && bytes[0x03] & 0x04 != 0 { cpuStarted() }
         if covers(0x33) && bytes[0x33] & 0x80 == 0 { efuseRead() }
         if covers(0x1E3) { bytes[0x1E3] &= 0x3F }  // LLT write done at once
@@ -123,7 +125,11 @@ struct RTW88Registers {
             receiveConfigured = true
         }
         if chip.family == .halmac8821c {
-            if covers(0x120B) { bytes[0x120B] &= ~0x88 }  // DDMA: copy done (OWN), checksum OK
+            if covers(0x120B) && bytes[0x120B] & 0x80 != 0 {
+                // DDMA: the copy (length in bits 17:0) is done at once (OWN clears), checksum OK.
+                firmwareBytesCopied += Int(word(0x1208) & 0x3FFFF)
+                bytes[0x120B] &= ~0x88
+            }
             if covers(0x208) { bytes[0x208] &= ~0x01 }  // AUTO_LLT_V1 done
         }
     }
@@ -178,7 +184,7 @@ struct RTW88Registers {
         case .halmac8821c:
             // The 3081 boots (0x80 bit 14 set by the driver): FW ready, bit 15;
             // it answers a pending hardware feature request (0x1A0 = 0xFD).
-            if bytes[0x81] & 0x40 != 0 {
+            if bytes[0x81] & 0x40 != 0 && bytes[0x81] & 0x80 == 0 {
                 bytes[0x81] |= 0x80
                 firmwareDownloads += 1
                 if bytes[0x1A0] == 0xFD {
