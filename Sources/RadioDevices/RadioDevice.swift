@@ -147,6 +147,7 @@ public enum DeviceRegistry {
     public static let devices: [DeviceDescriptor] = [
         SimulatedRadios.descriptor, EmulatedRTL8187.descriptor, EmulatedRTW88.descriptor(for: .rtl8821au),
         EmulatedRTW88.descriptor(for: .rtl8821cu), StandInUSBAdapter.descriptor,
+        StandInUSBAdapter.descriptor(for: .rtl8821au), StandInUSBAdapter.descriptor(for: .rtl8821cu),
     ]
 
     /// Devices named by pattern (real USB adapters: `usb:VID:PID`, ...).

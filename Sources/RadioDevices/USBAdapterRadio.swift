@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import Capture
+import Foundation
 import DriverTable
 import HostUSB
 import USBDevices
@@ -221,26 +222,65 @@ public final class USBAdapterRadio: RadioDevice {
     }
 }
 
-/// `emulated-libusb:rtl8187`: the real-adapter path (`USBAdapterRadio`,
-/// `LibUSBAdapter`, completions from a libusb-style event thread, removal
-/// reported as NO_DEVICE) with the RTL8187L model standing in for the
-/// hardware behind the libusb seam. For tests of that path without USB.
+/// `emulated-libusb:rtl8187`, `emulated-libusb:rtl8821au`, ...: the
+/// real-adapter path (`USBAdapterRadio`, `LibUSBAdapter`, completions from
+/// a libusb-style event thread, removal reported as NO_DEVICE, firmware
+/// staged from a firmware directory) with a device model standing in for
+/// the hardware behind the libusb seam. For tests of that path without USB.
 public enum StandInUSBAdapter {
-    public static let descriptor = DeviceDescriptor(
-        name: "emulated-libusb:rtl8187",
-        summary: "the RTL8187L model behind airtap's libusb adapter layer (the real-adapter code path without hardware)",
-        kernelCommandLine: "mac80211_hwsim.radios=0",
-        open: { kernel, options in
-            let model = RTL8187Model(options: RTL8187Model.Options(air: .shared))
-            let adapter = try LibUSBAdapter.overModel(
-                model, options: LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
-            let standIn = adapter.modelStandIn
-            return try USBAdapterRadio(
-                kernel: kernel, selector: .firstSupported, options: options, devices: [adapter.info], context: nil,
-                openAdapter: { _, _ in adapter },
-                standInAir: options.simulatedTraffic ? EmulatedAir.traffic(on: .shared) : nil,
-                standInUnplug: { standIn?.unplug() }, displayName: "emulated-libusb:rtl8187")
-        })
+    public static let descriptor = descriptor(
+        name: "emulated-libusb:rtl8187", modelName: "the RTL8187L model",
+        makeModel: { RTL8187Model(options: RTL8187Model.Options(air: .shared)) })
+
+    public static func descriptor(for chip: RTW88Chip) -> DeviceDescriptor {
+        descriptor(
+            name: "emulated-libusb:\(chip.name)", modelName: "the \(chip.name.uppercased()) model",
+            makeModel: { RTW88Model(chip: chip, options: RTW88Model.Options(air: .shared)) },
+            firmware: [chip.firmwarePath: chip.syntheticFirmware()])
+    }
+
+    /// `firmware`: files (path below /lib/firmware -> bytes) the driver
+    /// will ask for; they are staged the way a real adapter's are, from a
+    /// firmware directory made for this run.
+    static func descriptor(
+        name: String, modelName: String, makeModel: @escaping @Sendable () -> any USBDevice,
+        firmware: [String: [UInt8]] = [:]
+    ) -> DeviceDescriptor {
+        DeviceDescriptor(
+            name: name,
+            summary: "\(modelName) behind airtap's libusb adapter layer (the real-adapter code path without hardware)",
+            kernelCommandLine: "mac80211_hwsim.radios=0",
+            open: { kernel, options in
+                var options = options
+                if !firmware.isEmpty { options.firmwareDirectory = try standInFirmwareDirectory(firmware, deviceName: name) }
+                // Staged into the kernel's /lib/firmware before the adapter binds: not needed after.
+                defer { if !firmware.isEmpty { try? FileManager.default.removeItem(atPath: options.firmwareDirectory) } }
+                let model = makeModel()
+                let adapter = try LibUSBAdapter.overModel(
+                    model, options: LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
+                let standIn = adapter.modelStandIn
+                return try USBAdapterRadio(
+                    kernel: kernel, selector: .firstSupported, options: options, devices: [adapter.info], context: nil,
+                    openAdapter: { _, _ in adapter },
+                    standInAir: options.simulatedTraffic ? EmulatedAir.traffic(on: .shared) : nil,
+                    standInUnplug: { standIn?.unplug() }, displayName: name)
+            })
+    }
+
+    /// A private directory holding `files`, as a host's /lib/firmware would.
+    static func standInFirmwareDirectory(_ files: [String: [UInt8]], deviceName: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("airtap-firmware-\(getpid())")
+        do {
+            for (path, bytes) in files {
+                let url = directory.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(bytes).write(to: url)
+            }
+        } catch {
+            throw DeviceError.setupFailed(device: deviceName, reason: "cannot write the synthetic firmware into \(directory.path): \(error)")
+        }
+        return directory.path
+    }
 }
 
 extension HostUSBDeviceInfo {

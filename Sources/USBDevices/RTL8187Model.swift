@@ -36,6 +36,18 @@ public struct RTL8187AirFrame: Sendable, Equatable {
         self.corruptFCS = corruptFCS
     }
 
+    /// The frame as an RTL8225 hears `frame` of the shared air; nil for
+    /// what it cannot decode (5 GHz, 40/80 MHz, HT/VHT, rates it lacks).
+    public init?(heard frame: AirFrame) {
+        guard frame.channel.widthMHz == 20, (1...14).contains(frame.channel.primary),
+            case .legacy(let kbps) = frame.rate, let rateIndex = RTL8187Hardware.rateIndex(kbps: kbps),
+            (10...RTL8187Hardware.maximumReceivedFrameLength).contains(frame.frame.count)
+        else { return nil }
+        self.init(
+            channel: frame.channel.primary, frame: frame.frame, rateIndex: rateIndex, signalDBm: frame.signalDBm,
+            shortPreamble: frame.shortPreamble, corruptFCS: frame.corruptFCS)
+    }
+
     /// The signal the driver will report for it.
     public var reportedSignalDBm: Int {
         RTL8187Hardware.reportedSignalDBm(agc: RTL8187Hardware.agc(forSignalDBm: signalDBm))
@@ -274,17 +286,7 @@ public final class RTL8187Model: USBDevice, AirListener {
     /// The shared air: frames an RTL8225 can take (2.4 GHz, 20 MHz, one of
     /// its 12 rates); HT/VHT and 5 GHz frames are noise to it.
     public func hear(_ frames: [AirFrame], delivery: AirDelivery) {
-        var heard: [RTL8187AirFrame] = []
-        for frame in frames {
-            guard frame.channel.widthMHz == 20, (1...14).contains(frame.channel.primary),
-                case .legacy(let kbps) = frame.rate, let rateIndex = RTL8187Hardware.rateIndex(kbps: kbps),
-                (10...RTL8187Hardware.maximumReceivedFrameLength).contains(frame.frame.count)
-            else { continue }
-            heard.append(
-                RTL8187AirFrame(
-                    channel: frame.channel.primary, frame: frame.frame, rateIndex: rateIndex, signalDBm: frame.signalDBm,
-                    shortPreamble: frame.shortPreamble, corruptFCS: frame.corruptFCS))
-        }
+        let heard = frames.compactMap(RTL8187AirFrame.init(heard:))
         let notHeard = frames.count - heard.count
         if notHeard > 0 { state.withLock { $0.statistics.framesNotHeard += notHeard } }
         try? putOnAir(heard, policy: delivery == .live ? .live : .waitForReceiver)

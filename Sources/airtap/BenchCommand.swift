@@ -43,7 +43,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         name: .shortAndLong,
-        help: "sim: hwsim inject -> capture; emulated:rtl8187: RX and TX through the full USB path (rtl8187 driver, virtual HCD, model).")
+        help: "sim: hwsim inject -> capture; emulated:rtl8187, emulated:rtl8821au, emulated:rtl8821cu: bring-up, channel switch, RX and TX through the full USB path (kernel driver, virtual HCD, model).")
     var device = SimulatedRadios.descriptor.name
 
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
@@ -51,12 +51,13 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         bootstrapLogging(verbose: verbose)
-        if device == EmulatedRTL8187.descriptor.name {
-            try runRTL8187Bench()
+        if let open = Self.emulatedBenchDevices[device] {
+            try runEmulatedAdapterBench(open: open)
             return
         }
         guard device == SimulatedRadios.descriptor.name else {
-            throw ValidationError("bench runs on sim or emulated:rtl8187, not \(device)")
+            let names = ([SimulatedRadios.descriptor.name] + Self.emulatedBenchDevices.keys.sorted()).joined(separator: ", ")
+            throw ValidationError("bench runs on \(names), not \(device)")
         }
         let frameSizes = try sizes.split(separator: ",").map { text -> Int in
             guard let size = Int(text), (24 + 8 + 4...2304).contains(size) else {

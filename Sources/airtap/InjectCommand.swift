@@ -110,6 +110,8 @@ struct InjectCommand: ParsableCommand {
 
         let injector = try device.makeInjector()
         defer { injector.close() }
+        // Drivers may send frames of their own at bring-up; count only ours.
+        let transmittedBeforeInjection = (device as? any EmulatedUSBAdapter)?.adapterFramesTransmitted ?? 0
         var sent = 0
         for frame in frames {
             if stopRequested.load(ordering: .relaxed) { break }
@@ -117,17 +119,18 @@ struct InjectCommand: ParsableCommand {
             sent += 1
         }
         writeStandardError("airtap: injected \(sent) of \(frames.count) frames on \(device.displayName), channel \(spec)\n")
-        if let emulated = device as? EmulatedRTL8187 {
+        if let emulated = device as? any EmulatedUSBAdapter {
             // The URB completion is the adapter's ACK: wait for the last one.
-            var transmitted = emulated.model.statistics.framesTransmitted
+            let before = transmittedBeforeInjection
+            var transmitted = emulated.adapterFramesTransmitted - before
             let deadline = HostClock.monotonicNanoseconds() + 2_000_000_000
             while transmitted < sent && HostClock.monotonicNanoseconds() < deadline {
                 HostClock.sleep(seconds: 0.005)
-                transmitted = emulated.model.statistics.framesTransmitted
+                transmitted = emulated.adapterFramesTransmitted - before
             }
             writeStandardError(
-                "airtap: the emulated RTL8187 transmitted \(transmitted) frames on channel "
-                    + "\(emulated.model.tunedChannel.map(String.init) ?? "?") (bulk OUT 2)\n")
+                "airtap: the \(emulated.name) model transmitted \(transmitted) frames on channel "
+                    + "\(emulated.adapterTuning) (\(emulated.adapterTransmitPath))\n")
         }
 
         guard let sim, let witness else { return }

@@ -41,7 +41,7 @@ struct EmulatedRTL8187EndToEndTests {
         try #require(run.succeeded, "\(run.diagnosis)")
         #expect(!run.kernelWarned, "\(run.diagnosis)")
         #expect(run.standardError.integer(after: "injected ") == 50, "\(run.diagnosis)")
-        #expect(run.standardError.contains("the emulated RTL8187 transmitted 50 frames on channel 11"), "\(run.diagnosis)")
+        #expect(run.standardError.contains("the emulated:rtl8187 model transmitted 50 frames on channel 11"), "\(run.diagnosis)")
     }
 
     @Test("info: the RTL8187's band, its 12 rates and 14 channels, monitor mode")

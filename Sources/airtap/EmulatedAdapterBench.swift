@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import ArgumentParser
+import Capture
+import LinuxKernel
+import RadioDevices
+import SimulatedAir
+import USBDevices
+import Wireless
+
+extension BenchCommand {
+    /// The emulated adapters `bench` measures, by name, opened without
+    /// background traffic and without recording transmitted frames.
+    static let emulatedBenchDevices: [String: @Sendable (Kernel) throws -> any EmulatedUSBAdapter] = [
+        EmulatedRTL8187.descriptor.name: { kernel in
+            try EmulatedRTL8187(
+                kernel: kernel, options: DeviceOptions(simulatedTraffic: false),
+                modelOptions: RTL8187Model.Options(recordsTransmittedFrames: false))
+        },
+        "emulated:rtl8821au": { kernel in try openBenchRTW88(.rtl8821au, kernel: kernel) },
+        "emulated:rtl8821cu": { kernel in try openBenchRTW88(.rtl8821cu, kernel: kernel) },
+    ]
+
+    static func openBenchRTW88(_ chip: RTW88Chip, kernel: Kernel) throws -> EmulatedRTW88 {
+        try EmulatedRTW88(
+            kernel: kernel, chip: chip, options: DeviceOptions(simulatedTraffic: false),
+            modelOptions: RTW88Model.Options(recordsTransmittedFrames: false))
+    }
+
+    /// `airtap bench --device emulated:...`: the full USB path.
+    ///
+    /// * Bring-up: plugging the model in to the monitor interface being up
+    ///   (enumeration, the driver's probe, firmware, ieee80211 registration,
+    ///   chip and RF init), as wall time and as this process's CPU time
+    ///   (software time); the difference is waiting: the hub's debounce and
+    ///   the driver's own sleeps.
+    /// * Channel switch: nl80211 set-channel until the model's RF registers
+    ///   say the radio is there, wall and CPU per switch.
+    /// * RX: the model's air floods the tuned channel as fast as the driver
+    ///   returns receive URBs; the main thread captures to pcapng.
+    /// * TX: the main thread injects on the monitor interface; the model
+    ///   parses each bulk OUT URB and completes it (the ACK).
+    func runEmulatedAdapterBench(open: @Sendable (Kernel) throws -> any EmulatedUSBAdapter) throws {
+        _ = try FileCaptureOutput(path: output)
+        let label = self.device.replacingOccurrences(of: "emulated:", with: "")
+        let maximumSize = self.device == EmulatedRTL8187.descriptor.name ? RTL8187Hardware.maximumReceivedFrameLength : 2304
+        let frameSizes = try sizes.split(separator: ",").map { text -> Int in
+            guard let size = Int(text), (24 + 8 + 4...maximumSize).contains(size) else {
+                throw ValidationError("frame size \(text) must be 36...\(maximumSize) bytes for \(self.device)")
+            }
+            return size
+        }
+        let kernel = try Kernel.boot(memoryMiB: 256, commandLine: "mac80211_hwsim.radios=0")
+        let cpuBefore = processCPUSeconds()
+        let adapter = try open(kernel)
+        let bringUpCPU = processCPUSeconds() - cpuBefore
+        do {
+            try measureAll(device: adapter, label: label, frameSizes: frameSizes, bringUpCPU: bringUpCPU)
+        } catch {
+            adapter.shutdown()
+            try? kernel.halt()
+            throw error
+        }
+        adapter.shutdown()
+        try kernel.halt()
+    }
+
+    private func measureAll(device: any EmulatedUSBAdapter, label: String, frameSizes: [Int], bringUpCPU: Double) throws {
+        try device.tune(ChannelSpec(frequency: 2437))
+        print("airtap bench: emulated \(label) -> kernel driver (virtual USB host controller) -> \(device.monitorInterface.name) -> pcapng (\(output))")
+        let wallMilliseconds = device.bringUpSeconds * 1000
+        print("bring-up (attach -> monitor interface up): \(String(format2: wallMilliseconds)) ms wall, "
+            + "\(String(format2: bringUpCPU * 1000)) ms software (CPU), \(String(format2: wallMilliseconds - bringUpCPU * 1000)) ms waiting "
+            + "(hub debounce, driver sleeps)")
+        print("RESULT \(label)_bringup wall_ms=\(String(format2: wallMilliseconds)) cpu_ms=\(String(format2: bringUpCPU * 1000)) waiting_ms=\(String(format2: wallMilliseconds - bringUpCPU * 1000))")
+
+        let switchResult = try measureChannelSwitches(device: device, switches: 60)
+        print("channel switch: \(String(format2: switchResult.wallMilliseconds)) ms wall, \(String(format2: switchResult.cpuMilliseconds)) ms software per switch (\(switchResult.channels))")
+        print("RESULT \(label)_channel_switch wall_ms=\(String(format2: switchResult.wallMilliseconds)) cpu_ms=\(String(format2: switchResult.cpuMilliseconds))")
+        try device.tune(ChannelSpec(frequency: 2437))
+
+        print("RX   SIZE   FRAMES    CAPTURED/S   CPU US/FRAME   KERNEL DROPS   LOST")
+        for size in frameSizes {
+            let result = try measureReceive(device: device, frameSize: size, frameCount: frames)
+            print("RX   " + result.row)
+            print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost)")
+        }
+        print("TX   SIZE   FRAMES    SENT/S       CPU US/FRAME   ADAPTER SENT")
+        for size in frameSizes {
+            let result = try measureTransmit(device: device, frameSize: size, frameCount: frames)
+            print("TX   " + String(size).padded(to: 7) + String(result.sent).padded(to: 10) + String(Int(result.perSecond)).padded(to: 13)
+                + String(format2: result.cpuMicrosecondsPerFrame).padded(to: 15) + String(result.transmitted))
+            print("RESULT \(label)_tx size=\(size) injected_fps=\(Int(result.perSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) adapter_sent=\(result.transmitted)")
+        }
+    }
+
+    struct ChannelSwitchMeasurement {
+        var wallMilliseconds: Double
+        var cpuMilliseconds: Double
+        var channels: String
+    }
+
+    /// Cycles over the device's own bands: 1, 6, 11 and, with 5 GHz, 36 and 149 at 80 MHz.
+    func measureChannelSwitches(device: any EmulatedUSBAdapter, switches: Int) throws -> ChannelSwitchMeasurement {
+        var specs = [2412, 2437, 2462].map { ChannelSpec(frequency: $0) }
+        if device.wiphy.bands.contains(where: { $0.frequencies.contains { $0.mhz == 5180 } }) {
+            specs += [ChannelSpec(frequency: 5180), ChannelSpec(frequency: 5745, width: .vht80)]
+        }
+        let startCPU = processCPUSeconds()
+        let start = HostClock.monotonicNanoseconds()
+        for index in 0..<switches { try device.tune(specs[index % specs.count]) }
+        let wall = Double(HostClock.monotonicNanoseconds() - start) / 1e6
+        let cpu = (processCPUSeconds() - startCPU) * 1000
+        return ChannelSwitchMeasurement(
+            wallMilliseconds: wall / Double(switches), cpuMilliseconds: cpu / Double(switches),
+            channels: specs.map(\.description).joined(separator: ", "))
+    }
+
+    func measureReceive(device: any EmulatedUSBAdapter, frameSize: Int, frameCount: Int) throws -> Measurement {
+        let capture = try device.makeCapture(receiveBufferBytes: 64 << 20)
+        defer { capture.close() }
+        let writer = try PcapNGWriter(
+            output: try FileCaptureOutput(path: output), interfaceName: device.monitorInterface.name,
+            interfaceDescription: device.interfaceDescription)
+        // A few distinct frames, cycled: 54 Mb/s, -50 dBm.
+        let templates = (0..<16).map { index in
+            AirFrame(
+                channel: AirChannel(primary: 6)!,
+                frame: FrameBuilder.data(totalLength: frameSize, sequence: UInt16(index), marker: UInt32(index)),
+                rate: .legacy(kbps: 54000), signalDBm: -50)
+        }
+        let deliveredBefore = device.adapterFramesDelivered
+        let startCPU = processCPUSeconds()
+        let start = HostClock.monotonicNanoseconds()
+        try device.startAirFlood(templates, count: frameCount)
+        var captured = 0
+        var lastArrival = start
+        while true {
+            let count = try writeNextBatch(from: capture, to: writer)
+            captured += count
+            let now = HostClock.monotonicNanoseconds()
+            if count > 0 { lastArrival = now }
+            if captured >= frameCount || (device.airFloodRemaining == 0 && now - lastArrival > 500_000_000) { break }
+            if now - lastArrival > 5_000_000_000 { break }
+        }
+        let cpu = processCPUSeconds() - startCPU
+        device.stopAirFlood()
+        let statistics = try closeCapture(capture, writer: writer, delivered: captured)
+        let delivered = device.adapterFramesDelivered - deliveredBefore
+        return Measurement(
+            frameSize: frameSize, sent: delivered, captured: captured, seconds: Double(lastArrival - start) / 1e9,
+            sendSeconds: Double(lastArrival - start) / 1e9, cpuSeconds: cpu, kernelDrops: statistics.dropped)
+    }
+
+    struct TransmitMeasurement {
+        var sent: Int
+        var transmitted: Int
+        var perSecond: Double
+        var cpuMicrosecondsPerFrame: Double
+    }
+
+    func measureTransmit(device: any EmulatedUSBAdapter, frameSize: Int, frameCount: Int) throws -> TransmitMeasurement {
+        let injector = try device.makeInjector()
+        defer { injector.close() }
+        // 54 Mb/s, no ACK wanted: what a monitor-mode injector sends.
+        let radiotap = RadiotapTransmitOptions(rate: 108, txFlags: RadiotapTransmitOptions.txFlagNoAck).encodedHeader
+        let templates = (0..<16).map { radiotap + FrameBuilder.data(totalLength: frameSize, sequence: UInt16($0), marker: UInt32($0)) }
+        let transmittedBefore = device.adapterFramesTransmitted
+        let startCPU = processCPUSeconds()
+        let start = HostClock.monotonicNanoseconds()
+        for index in 0..<frameCount {
+            try templates[index % templates.count].withUnsafeBytes { try injector.send($0) }
+        }
+        var transmitted = device.adapterFramesTransmitted - transmittedBefore
+        let deadline = HostClock.monotonicNanoseconds() + 2_000_000_000
+        while transmitted < frameCount && HostClock.monotonicNanoseconds() < deadline {
+            HostClock.sleep(seconds: 0.0005)
+            transmitted = device.adapterFramesTransmitted - transmittedBefore
+        }
+        let seconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
+        let cpu = processCPUSeconds() - startCPU
+        return TransmitMeasurement(
+            sent: frameCount, transmitted: transmitted, perSecond: Double(transmitted) / seconds,
+            cpuMicrosecondsPerFrame: transmitted > 0 ? cpu * 1e6 / Double(transmitted) : 0)
+    }
+}
