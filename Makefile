@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# make demo   build everything and capture a few seconds from the emulated RTL8187
+# make demo   build everything and capture a few seconds from the emulated RTL8821AU (2.4 and 5 GHz)
 # make test   build and run every test (what .ci/run does)
 # make bench  print the performance figures recorded in BENCHMARKS.md (release build)
 # make hwtest with a real USB Wi-Fi adapter plugged in (not run by CI)
@@ -54,8 +54,8 @@ swift-release: kernel
 test: need-test swift
 	swift test --skip-build
 
-# A few seconds of capture from the emulated RTL8187 (the full USB path):
-# demo.pcapng and a summary.
+# A few seconds of capture from the emulated RTL8821AU (rtw88_8821au over the
+# full USB path) on channels 1, 6, 11, 36 and 149: demo.pcapng and a summary.
 demo: need-build swift
 	$(SWIFT_BIN)/airtap demo -w demo.pcapng
 
@@ -63,6 +63,8 @@ bench: need-build swift-release
 	kernel/bench.sh $(RELEASE_BIN)/airtap-kernel-probe
 	$(RELEASE_BIN)/airtap bench
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8187
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821cu
 
 # Real hardware (README, "Real adapters"): usbtest's control tests through
 # libusb, then 10 s of capture on channels 1, 6, 11 checked by tshark.

@@ -179,7 +179,18 @@ func enterMonitorMode(
     if try control.isLinkUp(wlan) { try control.setLinkUp(wlan, up: false) }
     try control.setMonitorMode(wlan, flags: flags)
     try control.setLinkUp(wlan)
-    return try control.interface(named: wlan.name)
+    let monitor = try control.interface(named: wlan.name)
+    // mac80211 starts a monitor on the band's first channel without asking
+    // the driver to tune there (rtw88's radio keeps its RF table's default,
+    // center 42 at 80 MHz on the RTL8821AU), so a later request for that
+    // channel would change nothing. Two real switches make the chip sit
+    // where nl80211 says it is, whatever the default was.
+    let usable = wiphy.bands.flatMap(\.frequencies).filter { !$0.flags.contains(.disabled) }.map(\.mhz)
+    if usable.count >= 2 {
+        try control.setChannel(monitor, to: ChannelSpec(frequency: usable[1]))
+        try control.setChannel(monitor, to: ChannelSpec(frequency: usable[0]))
+    }
+    return monitor
 }
 
 /// Polls until a driver has created a wireless interface not in `existing`

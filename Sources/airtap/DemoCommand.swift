@@ -3,16 +3,17 @@
 import ArgumentParser
 import RadioDevices
 
-/// `airtap demo`: a few seconds of capture from the emulated RTL8187L (the
-/// rtl8187 driver over the virtual USB host controller: the full USB path),
+/// `airtap demo`: a few seconds of capture from the emulated RTL8821AU, the
+/// seed's chip (the unmodified rtw88_8821au driver over the virtual USB host
+/// controller: the full USB path), hopping over 2.4 and 5 GHz channels,
 /// then a summary of what was on the air.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Capture a few seconds from the emulated RTL8187L USB adapter, write a pcapng file and summarise it.")
+        abstract: "Capture a few seconds from the emulated RTL8821AU USB adapter on 2.4 and 5 GHz, write a pcapng file and summarise it.")
 
     @Option(name: .shortAndLong, help: "Device to capture from (\(DeviceRegistry.names.joined(separator: ", "))).")
-    var device = EmulatedRTL8187.descriptor.name
+    var device = "emulated:rtl8821au"
 
     @Option(name: [.customShort("w"), .customLong("write")], help: "Output pcapng file.")
     var output = "demo.pcapng"
@@ -21,7 +22,7 @@ struct DemoCommand: ParsableCommand {
     var duration = 3.0
 
     @Option(name: .shortAndLong, help: "Channels to hop over.")
-    var channel = "1,6,11"
+    var channel = "1,6,11,36,149:80"
 
     @Option(name: .customLong("hop-interval"), help: "Seconds on each channel.")
     var hopInterval = 0.25

@@ -19,6 +19,19 @@ struct ToolRun: Sendable {
         return output.contains("WARNING: CPU") || output.contains("BUG:") || output.contains("Oops")
     }
 
+    /// Kernel log lines (with --verbose) reporting a problem: a WARN, BUG or
+    /// oops, or a driver or USB core error; the boot's "no initial console" aside.
+    var kernelProblems: [String] {
+        let markers = [
+            "WARNING", "BUG", "Oops", "Call Trace", "error", "fail", "cannot", "can't", "invalid", "bogus",
+            "not accepting", "unable",
+        ]
+        return (standardOutput + standardError).split(separator: "\n")
+            .filter { $0.contains("[LinuxKernel]") && !$0.contains("unable to open an initial console") }
+            .filter { line in markers.contains { line.contains($0) } }
+            .map(String.init)
+    }
+
     var diagnosis: String {
         """
         \(arguments.joined(separator: " ")): \(timedOut ? "timed out" : killedBySignal ? "signal \(status)" : "exit \(status)")
