@@ -12,6 +12,7 @@ public enum SocketSyscall {
     public static let sendto = Int(LKL__NR_sendto)
     public static let recvfrom = Int(LKL__NR_recvfrom)
     public static let recvmmsg = Int(LKL__NR_recvmmsg)
+    public static let sendmmsg = Int(LKL__NR_sendmmsg)
     public static let setsockopt = Int(LKL__NR_setsockopt)
     public static let getsockopt = Int(LKL__NR_getsockopt)
     public static let close = Int(LKL__NR_close)

@@ -168,8 +168,12 @@ extension BenchCommand {
         let transmittedBefore = device.adapterFramesTransmitted
         let startCPU = processCPUSeconds()
         let start = HostClock.monotonicNanoseconds()
-        for index in 0..<frameCount {
-            try templates[index % templates.count].withUnsafeBytes { try injector.send($0) }
+        // Batches of sendmmsg, as `airtap inject` sends: the kernel's CPU changes hands once per batch.
+        var index = 0
+        while index < frameCount {
+            let batch = (index..<min(index + PacketInjector.batchLimit, frameCount)).map { templates[$0 % templates.count] }
+            try injector.send(batch: batch)
+            index += batch.count
         }
         var transmitted = device.adapterFramesTransmitted - transmittedBefore
         let deadline = HostClock.monotonicNanoseconds() + 2_000_000_000

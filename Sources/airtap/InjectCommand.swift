@@ -113,10 +113,11 @@ struct InjectCommand: ParsableCommand {
         // Drivers may send frames of their own at bring-up; count only ours.
         let transmittedBeforeInjection = (device as? any EmulatedUSBAdapter)?.adapterFramesTransmitted ?? 0
         var sent = 0
-        for frame in frames {
-            if stopRequested.load(ordering: .relaxed) { break }
-            try injector.send(frame)
-            sent += 1
+        // One sendmmsg per batch: the kernel's CPU changes hands once per batch, not per frame.
+        while sent < frames.count && !stopRequested.load(ordering: .relaxed) {
+            let batch = Array(frames[sent..<min(sent + PacketInjector.batchLimit, frames.count)])
+            try injector.send(batch: batch)
+            sent += batch.count
         }
         writeStandardError("airtap: injected \(sent) of \(frames.count) frames on \(device.displayName), channel \(spec)\n")
         if let emulated = device as? any EmulatedUSBAdapter {
