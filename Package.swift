@@ -169,9 +169,18 @@ let package = Package(
             path: "Sources/RadioDevices"
         ),
 
+        // `airtap bridge`: a host TAP interface of link type radiotap joined to
+        // a radio's monitor interface both ways.
+        .target(
+            name: "TapBridge",
+            dependencies: ["Capture", "RadioDevices", "Wireless", "LinuxKernel"],
+            path: "Sources/TapBridge"
+        ),
+
         .executableTarget(
             name: "airtap",
             dependencies: [
+                "TapBridge",
                 "LinuxKernel",
                 "Netlink",
                 "Wireless",
