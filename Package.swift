@@ -24,6 +24,9 @@ let package = Package(
         .library(name: "LinuxKernel", targets: ["LinuxKernel"]),
         .library(name: "USBHost", targets: ["USBHost"]),
         .library(name: "USBDevices", targets: ["USBDevices"]),
+        // For Swift programs: open a radio by name, tune, capture as an
+        // AsyncSequence, inject (README, "Swift library").
+        .library(name: "Airtap", targets: ["Airtap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -196,6 +199,27 @@ let package = Package(
             path: "Sources/airtap"
         ),
 
+        // The library for Swift programs, over the same devices and capture loop.
+        .target(
+            name: "Airtap",
+            dependencies: ["Capture", "Wireless", "RadioDevices", "LinuxKernel"],
+            path: "Sources/Airtap"
+        ),
+
+        // README's library example, verbatim (a test compares and runs it).
+        .executableTarget(
+            name: "AirtapExample",
+            dependencies: ["Airtap"],
+            path: "Sources/AirtapExample"
+        ),
+
+        // The library's contract, one process per run (tests launch it).
+        .executableTarget(
+            name: "airtap-library-checks",
+            dependencies: ["Airtap"],
+            path: "Tests/AirtapLibraryChecks"
+        ),
+
         .testTarget(
             name: "LinuxKernelTests",
             dependencies: [
@@ -240,6 +264,10 @@ let package = Package(
                 // Not imported: makes `swift test` build the airtap binary the
                 // end-to-end tests launch.
                 "airtap",
+                // The same for the library's example and checks programs.
+                "AirtapExample",
+                "airtap-library-checks",
+                "Airtap",
             ],
             path: "Tests/WirelessTests"
         ),
