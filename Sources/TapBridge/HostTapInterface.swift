@@ -112,7 +112,7 @@ struct HostInterfaceState {
 /// A TAP interface on the host whose link type is radiotap: frames written
 /// to it appear on the host as received on that interface (tcpdump -i,
 /// tshark, Kismet see them with DLT 127); frames host programs send on it
-/// (AF_PACKET, aireplay-ng) are read here.
+/// (AF_PACKET, scapy) are read here.
 ///
 /// A TAP that airtap creates is not persistent: it disappears when its
 /// descriptor closes, whichever way the process ends. A persistent TAP

@@ -19,8 +19,8 @@ struct BridgeCommand: ParsableCommand {
         abstract: "Make a host network interface (TAP, link type radiotap) that carries the radio's frames both ways.",
         discussion: """
             Every frame the radio captures appears on the interface (tcpdump -i airtap0, tshark, Wireshark, \
-            Kismet); every radiotap frame a host program sends on it (a raw AF_PACKET socket, scapy, \
-            aireplay-ng) is injected. The channel is airtap's --channel: tools cannot retune the interface.
+            Kismet); every radiotap frame a host program sends on it (a raw AF_PACKET socket, scapy) is \
+            injected. The channel is airtap's --channel: tools cannot retune the interface.
             Creating the interface needs CAP_NET_ADMIN (root, sudo setcap cap_net_admin+ep airtap, or \
             systemd-run -p AmbientCapabilities=CAP_NET_ADMIN). Without it, have root make a persistent \
             interface for you once (airtap bridge create-persistent --user NAME), which airtap then opens \
