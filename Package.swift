@@ -24,6 +24,9 @@ let package = Package(
         .library(name: "LinuxKernel", targets: ["LinuxKernel"]),
         .library(name: "USBHost", targets: ["USBHost"]),
         .library(name: "USBDevices", targets: ["USBDevices"]),
+        // For Swift programs: open a radio by name, tune, capture as an
+        // AsyncSequence, inject (README, "Swift library").
+        .library(name: "Airtap", targets: ["Airtap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -182,9 +185,18 @@ let package = Package(
             path: "Sources/RadioDevices"
         ),
 
+        // `airtap bridge`: a host TAP interface of link type radiotap joined to
+        // a radio's monitor interface both ways.
+        .target(
+            name: "TapBridge",
+            dependencies: ["Capture", "RadioDevices", "Wireless", "LinuxKernel"],
+            path: "Sources/TapBridge"
+        ),
+
         .executableTarget(
             name: "airtap",
             dependencies: [
+                "TapBridge",
                 "LinuxKernel",
                 "Netlink",
                 "Wireless",
@@ -198,6 +210,27 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/airtap"
+        ),
+
+        // The library for Swift programs, over the same devices and capture loop.
+        .target(
+            name: "Airtap",
+            dependencies: ["Capture", "Wireless", "RadioDevices", "LinuxKernel"],
+            path: "Sources/Airtap"
+        ),
+
+        // README's library example, verbatim (a test compares and runs it).
+        .executableTarget(
+            name: "AirtapExample",
+            dependencies: ["Airtap"],
+            path: "Sources/AirtapExample"
+        ),
+
+        // The library's contract, one process per run (tests launch it).
+        .executableTarget(
+            name: "airtap-library-checks",
+            dependencies: ["Airtap"],
+            path: "Tests/AirtapLibraryChecks"
         ),
 
         .testTarget(
@@ -244,6 +277,10 @@ let package = Package(
                 // Not imported: makes `swift test` build the airtap binary the
                 // end-to-end tests launch.
                 "airtap",
+                // The same for the library's example and checks programs.
+                "AirtapExample",
+                "airtap-library-checks",
+                "Airtap",
             ],
             path: "Tests/WirelessTests"
         ),

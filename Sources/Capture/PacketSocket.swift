@@ -74,9 +74,11 @@ public final class PacketCapture {
         kernel: Kernel, interfaceIndex: Int, receiveBufferBytes: Int = 16 << 20, batchSize: Int = 64,
         slotSize: Int = 8192, pollSeconds: Double = 0.05, coalesceSeconds: Double = 0.0002
     ) throws {
+        // Protocol 0 until bind: a socket made with ETH_P_ALL hears every
+        // interface until it is bound, and would keep frames of another
+        // radio that arrived in between (sim's peer, already transmitting).
         socket = try KernelSocket(
-            kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw,
-            protocol: Int32(PacketSocketABI.allProtocolsNetworkOrder))
+            kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw, protocol: 0)
         self.interfaceIndex = interfaceIndex
         self.slotSize = slotSize
         self.batchSize = batchSize

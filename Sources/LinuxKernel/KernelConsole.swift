@@ -37,11 +37,22 @@ public enum KernelConsole {
         return nil
     }
 
+    /// Whether console lines also go to swift-log (label `airtap.kernel`,
+    /// level info); read at boot. Programs using the Airtap library turn it
+    /// off unless asked: swift-log's default handler, never bootstrapped,
+    /// would print the kernel's boot log on their standard output.
+    public static var forwardsToSwiftLog: Bool {
+        get { forwardingToSwiftLog.load(ordering: .relaxed) }
+        set { forwardingToSwiftLog.store(newValue, ordering: .relaxed) }
+    }
+    private static let forwardingToSwiftLog = Atomic<Bool>(true)
+
     /// Starts routing console lines to `sink` and to swift-log.
     static func install(sink: ConsoleSink, logger: Logger) {
+        let forwards = forwardsToSwiftLog
         state.withLock { state in
             state.sink = sink
-            state.logger = logger
+            state.logger = forwards ? logger : nil
         }
     }
 

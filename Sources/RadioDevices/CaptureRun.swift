@@ -74,8 +74,9 @@ public struct CaptureRun {
     }
 
     /// Runs to the end, writes the interface statistics block and closes
-    /// the writer (also when an error ends the capture early).
-    public func run(writer: PcapNGWriter) throws -> CaptureResult {
+    /// the writer (also when an error ends the capture early). The writer is
+    /// a pcapng file or any other `CapturedFrameSink`.
+    public func run(writer: some CapturedFrameSink) throws -> CaptureResult {
         precondition(!channels.isEmpty, "a capture needs at least one channel")
         let capture = try device.makeCapture()
         defer { capture.close() }
