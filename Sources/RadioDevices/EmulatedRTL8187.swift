@@ -94,7 +94,7 @@ public final class EmulatedRTL8187: RadioDevice {
         wiphy = try control.wiphy(index: wlan.wiphy)
         monitorInterface = try enterMonitorMode(wlan, wiphy: wiphy, control: control, flags: options.monitorFlags)
         bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
-        traffic = options.simulatedTraffic ? modelOptions.air.map { EmulatedAir.traffic(on: $0) } : nil
+        traffic = options.simulatedTraffic ? modelOptions.air.map { EmulatedAir.traffic(on: $0, answerLossPercent: options.airAnswerLossPercent) } : nil
         removal = AdapterRemoval(controller: controller, port: port, deviceName: "emulated:rtl8187")
     }
 

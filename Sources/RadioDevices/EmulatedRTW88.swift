@@ -110,7 +110,7 @@ public final class EmulatedRTW88: RadioDevice {
         wiphy = try control.wiphy(index: wlan.wiphy)
         monitorInterface = try enterMonitorMode(wlan, wiphy: wiphy, control: control, flags: options.monitorFlags)
         bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
-        traffic = options.simulatedTraffic ? modelOptions.air.map { EmulatedAir.traffic(on: $0) } : nil
+        traffic = options.simulatedTraffic ? modelOptions.air.map { EmulatedAir.traffic(on: $0, answerLossPercent: options.airAnswerLossPercent) } : nil
         removal = AdapterRemoval(controller: controller, port: port, deviceName: name)
     }
 
@@ -157,10 +157,11 @@ public final class EmulatedRTW88: RadioDevice {
 enum EmulatedAir {
     private static let running = Mutex<[ObjectIdentifier: AirTraffic]>([:])
 
-    static func traffic(on air: SimulatedAir) -> AirTraffic {
+    /// The first adapter on an air decides its answer loss.
+    static func traffic(on air: SimulatedAir, answerLossPercent: Int = 0) -> AirTraffic {
         running.withLock { running in
             if let traffic = running[ObjectIdentifier(air)] { return traffic }
-            let traffic = AirTraffic(air: air)
+            let traffic = AirTraffic(air: air, answerLossPercent: answerLossPercent)
             running[ObjectIdentifier(air)] = traffic
             return traffic
         }

@@ -63,6 +63,9 @@ public struct DeviceOptions: Sendable {
     public var firmwareDirectory: String
     /// Real USB adapters: split bulk transfers above this size (nil: no cap).
     public var maxBulkTransferBytes: Int?
+    /// Simulated devices: the share (0-100 %) of probe responses the air's
+    /// access points fail to send (what test-injection then reports).
+    public var airAnswerLossPercent: Int = 0
 
     public init(
         monitorFlags: MonitorFlags = .capture, regulatoryDomain: String? = nil, simulatedTraffic: Bool = true,

@@ -68,7 +68,11 @@ public final class SimulatedRadios: RadioDevice {
         peerInterface = try monitor(on: wiphys[1])
         if options.simulatedTraffic {
             traffic = try SimulatedTrafficSource(
-                injector: PacketInjector(kernel: kernel, interfaceIndex: peerInterface.index))
+                injector: PacketInjector(kernel: kernel, interfaceIndex: peerInterface.index),
+                listener: PacketCapture(
+                    kernel: kernel, interfaceIndex: peerInterface.index, receiveBufferBytes: 1 << 20, batchSize: 16,
+                    pollSeconds: 0.002, coalesceSeconds: 0),
+                answerLossPercent: options.airAnswerLossPercent)
         }
     }
 
@@ -117,13 +121,19 @@ final class SimulatedTrafficSource: Sendable {
     static let roamingStations: [MACAddress] = AirNetwork.roamingStations
 
     private let injector: PacketInjector
+    /// The peer's monitor socket: probe requests airtap sends, which the
+    /// peer's access points answer.
+    private let listener: Mutex<PacketCapture>
+    private let answerLoss: AirLoss
     private let frequency = Atomic<Int>(0)
     private let running = Atomic<Bool>(false)
     private let sent = Atomic<Int>(0)
     private let thread = Mutex<JoinableThread?>(nil)
 
-    init(injector: PacketInjector) throws {
+    init(injector: PacketInjector, listener: sending PacketCapture, answerLossPercent: Int) throws {
         self.injector = injector
+        self.listener = Mutex(listener)
+        answerLoss = AirLoss(percent: answerLossPercent)
     }
 
     var framesSent: Int { sent.load(ordering: .relaxed) }
@@ -143,6 +153,7 @@ final class SimulatedTrafficSource: Sendable {
             thread = nil
         }
         injector.close()
+        listener.withLock { $0.close() }
     }
 
     private func run() {
@@ -197,7 +208,34 @@ final class SimulatedTrafficSource: Sendable {
                 }
             }
             tick += 1
-            HostClock.sleep(seconds: tickSeconds)
+            answerProbes(until: HostClock.monotonicNanoseconds() + UInt64(tickSeconds * 1e9), frequency: frequency, sequence: &sequence, start: start)
+        }
+    }
+
+    /// Listens on the peer until `deadline`: its access points answer the
+    /// probe requests others send on their channel (airtap's test-injection).
+    private func answerProbes(until deadline: UInt64, frequency: Int, sequence: inout UInt16, start: UInt64) {
+        let channel = ChannelPlan.channel(forFrequency: frequency) ?? 0
+        let ours = Set(Self.roamingStations)
+        listener.withLock { listener in
+            while HostClock.monotonicNanoseconds() < deadline {
+                guard let count = try? listener.receiveBatch(), count > 0 else { continue }
+                for index in 0..<count {
+                    let bytes = listener.frame(at: index).bytes
+                    guard let radiotap = try? RadiotapHeader.parse(bytes) else { continue }
+                    var frame = Array(bytes[radiotap.length...])
+                    if radiotap.flags?.contains(RadiotapFlags(rawValue: 0x10)) ?? false { frame.removeLast(min(4, frame.count)) }
+                    guard frame.count >= 16, !ours.contains(MACAddress(Array(frame[10..<16]))) else { continue }
+                    let micros = (HostClock.monotonicNanoseconds() - start) / 1000
+                    let responses = AirNetwork.probeResponses(
+                        to: frame, onChannel: channel, from: AirNetwork.standard, sequence: &sequence, micros: micros,
+                        lose: answerLoss.lose)
+                    for (_, response) in responses {
+                        let options = RadiotapTransmitOptions(rate: frequency > 5000 ? 12 : 2, txFlags: RadiotapTransmitOptions.txFlagNoAck)
+                        if (try? injector.send(options.encodedHeader + response)) != nil { sent.add(1, ordering: .relaxed) }
+                    }
+                }
+            }
         }
     }
 }

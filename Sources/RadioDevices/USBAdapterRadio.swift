@@ -262,7 +262,7 @@ public enum StandInUSBAdapter {
                 return try USBAdapterRadio(
                     kernel: kernel, selector: .firstSupported, options: options, devices: [adapter.info], context: nil,
                     openAdapter: { _, _ in adapter },
-                    standInAir: options.simulatedTraffic ? EmulatedAir.traffic(on: .shared) : nil,
+                    standInAir: options.simulatedTraffic ? EmulatedAir.traffic(on: .shared, answerLossPercent: options.airAnswerLossPercent) : nil,
                     standInUnplug: { standIn?.unplug() }, displayName: name)
             })
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import Capture
+import Dispatch
 import LinuxKernel
 import Synchronization
 
@@ -57,6 +58,36 @@ public struct AirNetwork: Sendable {
             dataRates: (0...9).map { .vht(mcs: $0, streams: 1) }),
     ]
 
+    /// What the APs among `networks` on `channel` answer the probe request
+    /// `frame`: one probe response each whose SSID matches (or the request's
+    /// is the wildcard) and that the request is addressed to (broadcast or
+    /// its BSSID), unless `lose` says this answer is lost.
+    public static func probeResponses(
+        to frame: [UInt8], onChannel channel: Int, from networks: [AirNetwork], sequence: inout UInt16, micros: UInt64,
+        lose: () -> Bool = { false }
+    ) -> [(AirNetwork, [UInt8])] {
+        guard frame.count >= 24, (frame[0] >> 2) & 0x3 == 0, frame[0] >> 4 == 4 else { return [] }
+        let receiver = Array(frame[4..<10])
+        let station = Array(frame[10..<16])
+        guard let asked = InformationElement.parse(frame, from: 24).first(where: { $0.id == InformationElement.ssid }) else {
+            return []
+        }
+        let wanted = String(decoding: asked.value, as: UTF8.self)
+        var responses: [(AirNetwork, [UInt8])] = []
+        for network in networks where network.channel.primary == channel {
+            guard wanted.isEmpty || wanted == network.ssid else { continue }
+            guard receiver.allSatisfy({ $0 == 0xFF }) || receiver == network.bssid.octets else { continue }
+            guard !lose() else { continue }
+            sequence &+= 1
+            responses.append(
+                (network,
+                 FrameBuilder.probeResponse(
+                    bssid: network.bssid, station: MACAddress(station), ssid: network.ssid, channel: network.channel.primary,
+                    sequence: sequence & 0xFFF, timestampMicroseconds: micros, protected: network.protected)))
+        }
+        return responses
+    }
+
     /// Stations that scan (probe requests on 1, 6, 11 and 36).
     public static let roamingStations: [MACAddress] = [.local(0x0F00_0001), .local(0x0F00_0002)]
 }
@@ -73,8 +104,10 @@ public final class AirTraffic: AirListener {
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<JoinableThread?>(nil)
     private let pendingProbes = Mutex<[AirFrame]>([])
-    private let answerLoss: Int
-    private let randomState = Mutex<UInt64>(0x9E37_79B9_7F4A_7C15)
+    /// Wakes the stations' thread for a probe request: APs answer within
+    /// microseconds, not at the next 10 ms tick.
+    private let probeArrived = DispatchSemaphore(value: 0)
+    private let answerLoss: AirLoss
     private let answered = Atomic<Int>(0)
     private let listenerID = Atomic<Int>(0)
 
@@ -82,7 +115,7 @@ public final class AirTraffic: AirListener {
     public init(air: SimulatedAir, networks: [AirNetwork] = AirNetwork.standard, answerLossPercent: Int = 0) {
         self.air = air
         self.networks = networks
-        answerLoss = min(max(answerLossPercent, 0), 100)
+        answerLoss = AirLoss(percent: answerLossPercent)
     }
 
     /// Probe responses sent so far.
@@ -97,6 +130,7 @@ public final class AirTraffic: AirListener {
 
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        probeArrived.signal()
         thread.withLock { thread in
             thread?.join()
             thread = nil
@@ -108,43 +142,22 @@ public final class AirTraffic: AirListener {
         let probes = frames.filter { $0.frameType == 0 && $0.frameSubtype == 4 && !$0.corruptFCS }
         guard !probes.isEmpty else { return }
         pendingProbes.withLock { $0 += probes }
+        probeArrived.signal()
     }
 
     /// The answers the APs give `probe` (nil SSID element: malformed, none).
     func answers(to probe: AirFrame, sequence: inout UInt16, micros: UInt64) -> [AirFrame] {
-        guard let station = probe.transmitterAddress, let receiver = probe.receiverAddress else { return [] }
-        let asked = InformationElement.parse(probe.frame, from: 24).first { $0.id == InformationElement.ssid }
-        guard let asked else { return [] }
-        let wanted = String(decoding: asked.value, as: UTF8.self)
-        var responses: [AirFrame] = []
-        for network in networks where network.channel.primary == probe.channel.primary {
-            guard wanted.isEmpty || wanted == network.ssid else { continue }
-            let broadcast = receiver.allSatisfy { $0 == 0xFF }
-            guard broadcast || Array(receiver) == network.bssid.octets else { continue }
-            guard !lose() else { continue }
-            sequence &+= 1
-            let frame = FrameBuilder.probeResponse(
-                bssid: network.bssid, station: MACAddress(Array(station)), ssid: network.ssid,
-                channel: network.channel.primary, sequence: sequence & 0xFFF, timestampMicroseconds: micros,
-                protected: network.protected)
-            responses.append(
-                AirFrame(
-                    channel: AirChannel(primary: network.channel.primary)!, frame: frame,
-                    rate: Self.managementRate(network.channel), signalDBm: network.signalDBm))
+        AirNetwork.probeResponses(
+            to: probe.frame, onChannel: probe.channel.primary, from: networks, sequence: &sequence, micros: micros,
+            lose: lose
+        ).map { network, frame in
+            AirFrame(
+                channel: AirChannel(primary: network.channel.primary)!, frame: frame,
+                rate: Self.managementRate(network.channel), signalDBm: network.signalDBm)
         }
-        return responses
     }
 
-    private func lose() -> Bool {
-        guard answerLoss > 0 else { return false }
-        return randomState.withLock { state in
-            // xorshift64: deterministic, so a lossy run repeats.
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return Int(state % 100) < answerLoss
-        }
-    }
+    private func lose() -> Bool { answerLoss.lose() }
 
     static func managementRate(_ channel: AirChannel) -> AirRate {
         channel.is5GHz ? .legacy(kbps: 6000) : .legacy(kbps: 1000)
@@ -154,15 +167,20 @@ public final class AirTraffic: AirListener {
         var sequence: UInt16 = 0
         var tick = 0
         let start = HostClock.monotonicNanoseconds()
+        let tickNanoseconds: UInt64 = 10_000_000
+        var nextTick = start
         while running.load(ordering: .acquiring) {
-            let micros = (HostClock.monotonicNanoseconds() - start) / 1000
+            let now = HostClock.monotonicNanoseconds()
+            let micros = (now - start) / 1000
             var frames: [AirFrame] = []
             for probe in pendingProbes.withLock({ probes in defer { probes.removeAll() }; return probes }) {
                 let responses = answers(to: probe, sequence: &sequence, micros: micros)
                 answered.add(responses.count, ordering: .relaxed)
                 frames += responses
             }
-            if tick % 10 == 0 {
+            // The stations' own traffic runs on 10 ms ticks; probe answers in between.
+            let ticking = now >= nextTick
+            if ticking && tick % 10 == 0 {
                 for network in networks {
                     sequence &+= 1
                     frames.append(
@@ -174,7 +192,7 @@ public final class AirTraffic: AirListener {
                             rate: Self.managementRate(network.channel), signalDBm: network.signalDBm))
                 }
             }
-            if tick % 25 == 5 {
+            if ticking && tick % 25 == 5 {
                 let station = AirNetwork.roamingStations[(tick / 25) % AirNetwork.roamingStations.count]
                 let ssid = (tick / 25) % 2 == 0 ? "" : networks[(tick / 50) % max(networks.count, 1)].ssid
                 for channel in [1, 6, 11, 36] {
@@ -186,7 +204,7 @@ public final class AirTraffic: AirListener {
                             rate: Self.managementRate(on), signalDBm: -67))
                 }
             }
-            if tick % 3 == 1 {
+            if ticking && tick % 3 == 1 {
                 for network in networks where !network.clients.isEmpty && !network.dataRates.isEmpty {
                     let client = network.clients[(tick / 3) % network.clients.count]
                     sequence &+= 1
@@ -201,8 +219,33 @@ public final class AirTraffic: AirListener {
                 }
             }
             air.transmit(frames, delivery: .live, from: self)
-            tick += 1
-            HostClock.sleep(seconds: 0.01)
+            if ticking {
+                tick += 1
+                nextTick += tickNanoseconds
+            }
+            let wait = nextTick > HostClock.monotonicNanoseconds() ? nextTick - HostClock.monotonicNanoseconds() : 0
+            _ = probeArrived.wait(timeout: .now() + .nanoseconds(Int(wait)))
+        }
+    }
+}
+
+/// Deterministic loss: `percent` of the calls to `lose` say yes, in a
+/// fixed pseudo-random order (xorshift64), so a lossy run repeats.
+public final class AirLoss: Sendable {
+    public let percent: Int
+    private let state = Mutex<UInt64>(0x9E37_79B9_7F4A_7C15)
+
+    public init(percent: Int) {
+        self.percent = min(max(percent, 0), 100)
+    }
+
+    public func lose() -> Bool {
+        guard percent > 0 else { return false }
+        return state.withLock { state in
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(state % 100) < percent
         }
     }
 }

@@ -10,7 +10,7 @@ struct Airtap: ParsableCommand {
         abstract: "802.11 monitor-mode capture and injection with the Linux kernel running inside this process.",
         subcommands: [
             CaptureCommand.self, InjectCommand.self, InfoCommand.self, DemoCommand.self, BenchCommand.self,
-            KernelCommand.self, ListCommand.self, DriversCommand.self, BridgeCommand.self,
+            KernelCommand.self, ListCommand.self, DriversCommand.self, BridgeCommand.self, TestInjectionCommand.self,
         ]
     )
 }

@@ -42,6 +42,11 @@ struct DeviceArguments: ParsableArguments {
         help: "USB adapters: split bulk transfers larger than this many bytes (for hosts that cannot complete large ones, e.g. 16384).")
     var maxBulkTransferBytes: Int?
 
+    @Option(
+        name: .customLong("air-loss"),
+        help: "Simulated devices (sim, emulated:*): percent of probe responses the air's access points fail to send (0-100).")
+    var airLossPercent = 0
+
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
@@ -49,6 +54,9 @@ struct DeviceArguments: ParsableArguments {
     func descriptor() throws -> DeviceDescriptor {
         if let maxBulkTransferBytes, maxBulkTransferBytes < 512 {
             throw ValidationError("--usb-max-transfer must be at least 512 bytes (one high-speed bulk packet), got \(maxBulkTransferBytes)")
+        }
+        guard (0...100).contains(airLossPercent) else {
+            throw ValidationError("--air-loss is a percentage, 0...100, got \(airLossPercent)")
         }
         return try DeviceRegistry.descriptor(named: device)
     }
@@ -60,10 +68,11 @@ struct DeviceArguments: ParsableArguments {
     /// Boots the kernel for the device and opens it.
     func open(simulatedTraffic: Bool) throws -> any RadioDevice {
         let descriptor = try descriptor()
-        let options = DeviceOptions(
+        var options = DeviceOptions(
             monitorFlags: try parsedMonitorFlags(), regulatoryDomain: regulatoryDomain,
             simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB, usbTracePath: usbTrace, unplugAfterSeconds: unplugAfter,
             firmwareDirectory: firmwareDirectory, maxBulkTransferBytes: maxBulkTransferBytes)
+        options.airAnswerLossPercent = airLossPercent
         return try descriptor.bootAndOpen(options: options)
     }
 }
