@@ -41,8 +41,9 @@ public struct InjectionTest {
 
     /// Directed probe requests per access point (aireplay-ng sends 30).
     public var probesPerAccessPoint = 30
-    /// How long to wait for each answer.
-    public var answerTimeoutSeconds = 0.05
+    /// How long to wait for each answer (real APs answer within a few ms;
+    /// generous, so a loaded host does not count late answers as lost).
+    public var answerTimeoutSeconds = 0.2
     /// Broadcast rounds and the time each listens for answers.
     public var broadcastRounds = 3
     public var broadcastListenSeconds = 0.3

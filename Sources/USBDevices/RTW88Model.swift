@@ -347,8 +347,12 @@ public final class RTW88Model: USBDevice, AirListener {
             else { return .stall }
             state.statistics.registerWrites += 1
             let wasReceiving = state.registers.receiveEnabled
+            let wasTuned = state.registers.tunedChannel
             state.registers.write(Int(setup.value), UnsafeRawBufferPointer(start: buffer, count: Int(setup.length)))
-            if wasReceiving && !state.registers.receiveEnabled { receivePipe.discardPackets() }
+            // RX off, or a retune (the baseband restarts): what the FIFO held is gone.
+            if (wasReceiving && !state.registers.receiveEnabled) || wasTuned != state.registers.tunedChannel {
+                receivePipe.discardPackets()
+            }
             return .success(actualLength: Int(setup.length))
         case (0x80, USBStandardRequest.getStatus):
             return reply([0x00, 0x00])

@@ -98,7 +98,11 @@ func checkSimulatedRadios() async throws {
     // close() ends a running capture: its loop finishes instead of hanging.
     let open = try radio.frames()
     let reader = Task.detached { try await collect(open, limit: .max) { _ in false }.count }
-    try await Task.sleep(for: .milliseconds(300))
+    // Close once the capture is really running (a frame came), however loaded the machine is.
+    let runningFrom = radio.statistics.framesCaptured
+    for _ in 0..<500 where radio.statistics.framesCaptured == runningFrom {
+        try await Task.sleep(for: .milliseconds(10))
+    }
     radio.close()
     let readBeforeClose = try await reader.value
     check("close ends the capture", readBeforeClose > 0, "\(readBeforeClose)")

@@ -61,7 +61,7 @@ struct EmulatedRTL8187EndToEndTests {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let output = scratch.appendingPathComponent("demo.pcapng").path
         let run = try await ToolRunner.airtap(
-            "demo", "--device", "emulated:rtl8187", "--channel", "1,6,11", "-w", output, "--duration", "2")
+            "demo", "--device", "emulated:rtl8187", "--channel", "1,6,11", "-w", output, "--duration", "4")
         try #require(run.succeeded, "\(run.diagnosis)")
         #expect(run.standardError.contains("capturing on emulated:rtl8187"), "\(run.diagnosis)")
         for ssid in ["airtap-home", "CoffeeShop Guest", "Printer-Direct"] {
