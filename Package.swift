@@ -96,6 +96,12 @@ let package = Package(
             name: "CLibUSB", path: "Sources/CLibUSB",
             providers: [.apt(["libusb-1.0-0-dev"])]),
 
+        // libpcap from Debian (libpcap-dev): its filter compiler turns -f
+        // expressions into the classic BPF the kernel's socket filter runs.
+        .systemLibrary(
+            name: "CLibPcap", path: "Sources/CLibPcap",
+            providers: [.apt(["libpcap-dev"])]),
+
         // Real USB devices through libusb: enumeration, device selectors, and
         // LibUSBAdapter, a USBDevice whose transfers go to the real hardware
         // and complete from libusb's event thread.
@@ -171,7 +177,9 @@ let package = Package(
         // AF_PACKET capture and injection, pcapng/pcap, radiotap, 802.11 frames.
         .target(
             name: "Capture",
-            dependencies: ["KernelSockets", "LinuxKernel", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "KernelSockets", "LinuxKernel", "CLibPcap", .product(name: "SystemPackage", package: "swift-system"),
+            ],
             path: "Sources/Capture"
         ),
 

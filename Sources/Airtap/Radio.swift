@@ -141,7 +141,7 @@ final class StreamFrameSink: CapturedFrameSink {
         self.session = session
     }
 
-    func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int?, timestampNanoseconds: UInt64) throws {
+    func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) throws {
         let frame = CapturedFrame(bytes: Array(data), originalLength: originalLength, timestampNanoseconds: timestampNanoseconds)
         // Counted before the consumer can see the frame, so statistics read
         // after receiving it include it; taken back if it was not enqueued.

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SystemPackage
 
 public enum CaptureOutputError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -63,5 +68,14 @@ public final class FileCaptureOutput: CaptureOutput {
         guard !isClosed else { return }
         isClosed = true
         if ownsDescriptor { try descriptor.close() }
+    }
+
+    /// Closes and deletes the file, for a capture that never started (its
+    /// setup failed): a regular file only, never a FIFO or device.
+    public func removeFile() {
+        try? close()
+        guard ownsDescriptor else { return }
+        var status = stat()
+        if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG { _ = unlink(path) }
     }
 }

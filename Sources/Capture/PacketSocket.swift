@@ -43,26 +43,38 @@ public struct PacketSocketStatistics: Sendable, Equatable {
 }
 
 /// Receives every frame of one interface (monitor: radiotap + 802.11) in
-/// batches with recvmmsg. One thread at a time.
+/// batches with recvmmsg, each frame with the kernel's own receive
+/// timestamp. One thread at a time.
 public final class PacketCapture {
     public let socket: KernelSocket
     public let interfaceIndex: Int
     public let slotSize: Int
     public let batchSize: Int
+    /// The capture filter running in the kernel, if any.
+    public let filter: CaptureFilter?
     private let storage: UnsafeMutableRawPointer
     /// `struct mmsghdr[batchSize]`, laid out by hand (glibc hides the type
     /// behind _GNU_SOURCE): msghdr { name, namelen, iov, iovlen, control,
     /// controllen, flags } in 56 bytes, then `unsigned msg_len`, padded to 64.
     private let headers: UnsafeMutableRawPointer
     private let vectors: UnsafeMutablePointer<iovec>
+    /// One control buffer per message, for its SCM_TIMESTAMPNS.
+    private let controls: UnsafeMutableRawPointer
     static let messageHeaderStride = 64
     static let iovOffset = 16
     static let iovLengthOffset = 24
+    static let controlOffset = 32
+    static let controlLengthOffset = 40
     static let messageLengthOffset = 56
+    /// Room for a few control messages; SCM_TIMESTAMPNS takes CMSG_SPACE(16) = 32.
+    static let controlSize = 128
     private var totals = PacketSocketStatistics()
     private let coalesceNanoseconds: UInt64
     /// When the last batch that left the socket empty was received.
     private var drainedAt: UInt64?
+    /// Host wall-clock time of the last batch, for a frame that came
+    /// without a kernel timestamp (not expected: see `frame(at:)`).
+    private var batchReceivedAt: UInt64 = 0
 
     /// - Parameters:
     ///   - receiveBufferBytes: socket buffer; large enough to ride out a
@@ -70,29 +82,38 @@ public final class PacketCapture {
     ///   - pollSeconds: how long one `receiveBatch` waits for the first frame.
     ///   - coalesceSeconds: after a batch that emptied the socket, how long
     ///     frames may gather before the next receive (see `receiveBatch`).
+    ///   - filter: a capture filter, attached before the socket is bound so
+    ///     no unfiltered frame is ever queued.
     public init(
         kernel: Kernel, interfaceIndex: Int, receiveBufferBytes: Int = 16 << 20, batchSize: Int = 64,
-        slotSize: Int = 8192, pollSeconds: Double = 0.05, coalesceSeconds: Double = 0.0002
+        slotSize: Int = 8192, pollSeconds: Double = 0.05, coalesceSeconds: Double = 0.0002, filter: CaptureFilter? = nil
     ) throws {
-        // Protocol 0 until bind: a socket made with ETH_P_ALL hears every
-        // interface until it is bound, and would keep frames of another
-        // radio that arrived in between (sim's peer, already transmitting).
+        // Protocol 0: the socket receives nothing until bind names the
+        // interface and ETH_P_ALL, after its options and filter are set.
         socket = try KernelSocket(
             kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw, protocol: 0)
         self.interfaceIndex = interfaceIndex
         self.slotSize = slotSize
         self.batchSize = batchSize
+        self.filter = filter
         coalesceNanoseconds = UInt64(max(coalesceSeconds, 0) * 1e9)
         storage = UnsafeMutableRawPointer.allocate(byteCount: slotSize * batchSize, alignment: 64)
         headers = UnsafeMutableRawPointer.allocate(byteCount: Self.messageHeaderStride * batchSize, alignment: 64)
         vectors = UnsafeMutablePointer<iovec>.allocate(capacity: batchSize)
+        controls = UnsafeMutableRawPointer.allocate(byteCount: Self.controlSize * batchSize, alignment: 64)
         for index in 0..<batchSize {
             vectors[index] = iovec(iov_base: storage + index * slotSize, iov_len: slotSize)
         }
         try socket.setReceiveBuffer(bytes: receiveBufferBytes)
         try socket.setReceiveTimeout(seconds: pollSeconds)
+        // Per-frame receive times: the kernel stamps each frame as it
+        // enters the network stack (netif_receive_skb) and hands the stamp
+        // over with the frame, so batching receives does not blur them.
+        try KernelWallClock.alignWithHost(kernel)
+        try socket.setOption(level: SocketABI.levelSocket, name: SocketABI.optionTimestampNanoseconds, value: 1)
         // Frames this host injects on the same interface are not captures.
         try? socket.setOption(level: PacketSocketABI.levelPacket, name: PacketSocketABI.optionIgnoreOutgoing, value: 1)
+        if let filter, !filter.acceptsEverything { try filter.attach(to: socket) }
         try socket.bind(
             address: PacketSocketABI.linkLayerAddress(
                 interfaceIndex: interfaceIndex, protocolNetworkOrder: PacketSocketABI.allProtocolsNetworkOrder))
@@ -103,6 +124,7 @@ public final class PacketCapture {
         storage.deallocate()
         headers.deallocate()
         vectors.deallocate()
+        controls.deallocate()
     }
 
     /// Waits up to the poll interval for frames; returns how many arrived
@@ -117,8 +139,8 @@ public final class PacketCapture {
     /// thread switches to it; that switches to our woken task), each a host
     /// futex wake of tens of microseconds on a VM. While we sleep out here
     /// our task is parked, not waiting, so arriving frames only queue, and
-    /// the next call takes them in one batch. Callers stamp frames with
-    /// their batch's arrival, so this adds at most the interval to a stamp.
+    /// the next call takes them in one batch. Each frame keeps the time the
+    /// kernel received it, so the wait delays frames, not their timestamps.
     public func receiveBatch() throws -> Int {
         if let drainedAt {
             let due = drainedAt &+ coalesceNanoseconds
@@ -126,6 +148,7 @@ public final class PacketCapture {
             if now < due { HostClock.sleep(seconds: Double(due - now) / 1e9) }
         }
         let count = try receiveAvailable()
+        batchReceivedAt = KernelWallClock.hostNanoseconds()
         drainedAt = count > 0 && count < batchSize ? HostClock.monotonicNanoseconds() : nil
         return count
     }
@@ -136,6 +159,9 @@ public final class PacketCapture {
             let header = headers + index * Self.messageHeaderStride
             header.storeBytes(of: UInt(bitPattern: vectors + index), toByteOffset: Self.iovOffset, as: UInt.self)
             header.storeBytes(of: UInt(1), toByteOffset: Self.iovLengthOffset, as: UInt.self)
+            header.storeBytes(
+                of: UInt(bitPattern: controls + index * Self.controlSize), toByteOffset: Self.controlOffset, as: UInt.self)
+            header.storeBytes(of: UInt(Self.controlSize), toByteOffset: Self.controlLengthOffset, as: UInt.self)
         }
         // MSG_TRUNC: msg_len reports the frame's full length even when the
         // slot was too small, so truncation is recorded honestly.
@@ -150,11 +176,36 @@ public final class PacketCapture {
         return result
     }
 
-    /// Frame `index` of the last batch: captured bytes and original length.
-    public func frame(at index: Int) -> (bytes: UnsafeRawBufferPointer, originalLength: Int) {
-        let original = Int(
-            headers.load(fromByteOffset: index * Self.messageHeaderStride + Self.messageLengthOffset, as: UInt32.self))
-        return (UnsafeRawBufferPointer(start: storage + index * slotSize, count: min(original, slotSize)), original)
+    /// Frame `index` of the last batch: captured bytes, original length and
+    /// the kernel's receive time (wall clock, nanoseconds since the epoch).
+    public func frame(at index: Int) -> (bytes: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) {
+        let header = headers + index * Self.messageHeaderStride
+        let original = Int(header.load(fromByteOffset: Self.messageLengthOffset, as: UInt32.self))
+        let bytes = UnsafeRawBufferPointer(start: storage + index * slotSize, count: min(original, slotSize))
+        return (bytes, original, kernelTimestamp(of: header) ?? batchReceivedAt)
+    }
+
+    /// The SCM_TIMESTAMPNS among message `header`'s control messages
+    /// (`struct cmsghdr { size_t len; int level; int type; }`, data 8-aligned).
+    private func kernelTimestamp(of header: UnsafeMutableRawPointer) -> UInt64? {
+        let control = UnsafeRawPointer(bitPattern: header.load(fromByteOffset: Self.controlOffset, as: UInt.self))
+        let length = min(Int(header.load(fromByteOffset: Self.controlLengthOffset, as: UInt.self)), Self.controlSize)
+        guard let control else { return nil }
+        var offset = 0
+        while offset + 16 <= length {
+            let messageLength = Int(control.load(fromByteOffset: offset, as: UInt.self))
+            let level = control.load(fromByteOffset: offset + 8, as: Int32.self)
+            let type = control.load(fromByteOffset: offset + 12, as: Int32.self)
+            guard messageLength >= 16, offset + messageLength <= length else { return nil }
+            if level == SocketABI.levelSocket, type == SocketABI.controlTimestampNanoseconds, messageLength >= 32 {
+                let seconds = control.load(fromByteOffset: offset + 16, as: Int64.self)
+                let nanoseconds = control.load(fromByteOffset: offset + 24, as: Int64.self)
+                guard seconds > 0 else { return nil }
+                return UInt64(seconds) &* 1_000_000_000 &+ UInt64(nanoseconds)
+            }
+            offset += (messageLength + 7) & ~7
+        }
+        return nil
     }
 
     /// Counters since the socket was opened. (PACKET_STATISTICS resets the

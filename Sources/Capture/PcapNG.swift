@@ -77,22 +77,29 @@ public struct InterfaceStatistics: Sendable, Equatable {
 
 /// Writes one pcapng section with one interface, buffering blocks and
 /// handing them to `output` in chunks.
-public final class PcapNGWriter {
+public final class PcapNGWriter: CaptureFileWriter {
     public let output: CaptureOutput
+    public let timestampPrecision: TimestampPrecision
     private var buffer: [UInt8] = []
     private let flushThreshold: Int
     public private(set) var packetCount: UInt64 = 0
     public private(set) var closed = false
+    /// Bytes handed to `output` so far (for ring buffers' size limit).
+    public private(set) var bytesWritten: UInt64 = 0
+    /// Bytes written and buffered: the file's size once flushed.
+    public var fileSize: UInt64 { bytesWritten + UInt64(buffer.count) }
 
     /// Writes the section header and the interface description:
-    /// `linkType` (127 = radiotap), nanosecond timestamps (if_tsresol 9).
+    /// `linkType` (127 = radiotap), timestamps in `timestampPrecision`
+    /// (if_tsresol 6 or 9; `airtap capture` writes microseconds as dumpcap does).
     public init(
         output: CaptureOutput, linkType: UInt16 = LinkType.ieee80211Radiotap, snapLength: UInt32 = 0,
         interfaceName: String, interfaceDescription: String, application: String = "airtap",
-        flushThreshold: Int = 256 * 1024
+        flushThreshold: Int = 256 * 1024, timestampPrecision: TimestampPrecision = .nano
     ) throws {
         self.output = output
         self.flushThreshold = flushThreshold
+        self.timestampPrecision = timestampPrecision
         buffer.reserveCapacity(flushThreshold + 4096)
 
         var sectionOptions = OptionWriter()
@@ -107,7 +114,7 @@ public final class PcapNGWriter {
         var interfaceOptions = OptionWriter()
         interfaceOptions.append(PcapNG.interfaceName, string: interfaceName)
         interfaceOptions.append(PcapNG.interfaceDescription, string: interfaceDescription)
-        interfaceOptions.append(PcapNG.interfaceTimestampResolution, bytes: [9])
+        interfaceOptions.append(PcapNG.interfaceTimestampResolution, bytes: [timestampPrecision.pcapngResolution])
         var interface: [UInt8] = []
         interface.appendLittleEndian(linkType)
         interface.appendLittleEndian(UInt16(0))
@@ -117,16 +124,17 @@ public final class PcapNGWriter {
     }
 
     /// Appends one enhanced packet block (interface 0).
-    public func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int? = nil, timestampNanoseconds: UInt64) throws {
+    public func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) throws {
         let padded = (data.count + 3) & ~3
         let totalLength = 32 + padded
+        let units = timestampPrecision.units(fromNanoseconds: timestampNanoseconds)
         buffer.appendLittleEndian(PcapNG.enhancedPacketType)
         buffer.appendLittleEndian(UInt32(totalLength))
         buffer.appendLittleEndian(UInt32(0))
-        buffer.appendLittleEndian(UInt32(truncatingIfNeeded: timestampNanoseconds >> 32))
-        buffer.appendLittleEndian(UInt32(truncatingIfNeeded: timestampNanoseconds))
+        buffer.appendLittleEndian(UInt32(truncatingIfNeeded: units >> 32))
+        buffer.appendLittleEndian(UInt32(truncatingIfNeeded: units))
         buffer.appendLittleEndian(UInt32(data.count))
-        buffer.appendLittleEndian(UInt32(originalLength ?? data.count))
+        buffer.appendLittleEndian(UInt32(originalLength))
         buffer.append(contentsOf: data)
         for _ in data.count..<padded { buffer.append(0) }
         buffer.appendLittleEndian(UInt32(totalLength))
@@ -135,21 +143,24 @@ public final class PcapNGWriter {
     }
 
     public func writePacket(_ data: [UInt8], timestampNanoseconds: UInt64) throws {
-        try data.withUnsafeBytes { try writePacket($0, timestampNanoseconds: timestampNanoseconds) }
+        try data.withUnsafeBytes { try writePacket($0, originalLength: data.count, timestampNanoseconds: timestampNanoseconds) }
     }
 
     /// Appends the interface statistics block (what the kernel counted).
+    /// Its times are in the interface's units, as packet timestamps are.
     public func writeStatistics(_ statistics: InterfaceStatistics) throws {
+        let start = timestampPrecision.units(fromNanoseconds: statistics.startNanoseconds)
+        let end = timestampPrecision.units(fromNanoseconds: statistics.endNanoseconds)
         var options = OptionWriter()
-        options.append(PcapNG.statisticsStartTime, timestamp: statistics.startNanoseconds)
-        options.append(PcapNG.statisticsEndTime, timestamp: statistics.endNanoseconds)
+        options.append(PcapNG.statisticsStartTime, timestamp: start)
+        options.append(PcapNG.statisticsEndTime, timestamp: end)
         options.append(PcapNG.statisticsInterfaceReceived, u64: statistics.received)
         options.append(PcapNG.statisticsOSDropped, u64: statistics.osDropped)
         options.append(PcapNG.statisticsUserDelivered, u64: statistics.delivered)
         var body: [UInt8] = []
         body.appendLittleEndian(UInt32(0))
-        body.appendLittleEndian(UInt32(truncatingIfNeeded: statistics.endNanoseconds >> 32))
-        body.appendLittleEndian(UInt32(truncatingIfNeeded: statistics.endNanoseconds))
+        body.appendLittleEndian(UInt32(truncatingIfNeeded: end >> 32))
+        body.appendLittleEndian(UInt32(truncatingIfNeeded: end))
         appendBlock(type: PcapNG.interfaceStatisticsType, body: body + options.finished)
         try flush()
     }
@@ -157,6 +168,7 @@ public final class PcapNGWriter {
     public func flush() throws {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try output.write($0) }
+        bytesWritten += UInt64(buffer.count)
         buffer.removeAll(keepingCapacity: true)
         try output.flush()
     }

@@ -112,7 +112,7 @@ func runRTL8187Receive(arguments: [String]) throws {
         let batch = try capture.receiveBatch()
         for index in 0..<batch {
             let frame = capture.frame(at: index)
-            try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: CaptureRun.realtimeNanoseconds())
+            try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: frame.timestampNanoseconds)
             captured.append(Array(frame.bytes))
         }
         if batch > 0 { quietSince = HostClock.monotonicNanoseconds() }

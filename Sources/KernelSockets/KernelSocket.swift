@@ -17,6 +17,7 @@ public enum SocketSyscall {
     public static let getsockopt = Int(LKL__NR_getsockopt)
     public static let close = Int(LKL__NR_close)
     public static let clockSettime = Int(LKL__NR_clock_settime)
+    public static let clockGettime = Int(LKL__NR_clock_gettime)
 }
 
 /// Socket-layer uapi constants (asm-generic values, as the library uses them).
@@ -33,6 +34,13 @@ public enum SocketABI {
     public static let optionReceiveBufferForce: Int32 = 33
     /// SO_RCVTIMEO_OLD: `struct timeval` of two 64-bit fields on 64-bit kernels.
     public static let optionReceiveTimeout: Int32 = 20
+    /// SO_ATTACH_FILTER: a classic BPF program (`struct sock_fprog`).
+    public static let optionAttachFilter: Int32 = 26
+    /// SO_TIMESTAMPNS_OLD: a `struct timespec` (two 64-bit fields on 64-bit
+    /// kernels, the same layout as _NEW) with each received message, as
+    /// the SCM_TIMESTAMPNS control message of the same number.
+    public static let optionTimestampNanoseconds: Int32 = 35
+    public static let controlTimestampNanoseconds: Int32 = 35
 
     public static let messageDontWait: Int32 = 0x40
     public static let messageTruncate: Int32 = 0x20

@@ -1,10 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Capture
 import LinuxKernel
 import Wireless
@@ -44,7 +39,7 @@ public struct CaptureLimits: Sendable {
     }
 }
 
-/// Monitor capture from a device into a pcapng writer, hopping channels.
+/// Monitor capture from a device into a capture file writer, hopping channels.
 public struct CaptureRun {
     public var device: any RadioDevice
     public var channels: [ChannelSpec]
@@ -59,6 +54,8 @@ public struct CaptureRun {
     /// Longest time captured frames may sit in the writer's buffer (live
     /// readers of a pipe want to see them promptly).
     public var flushIntervalSeconds = 0.2
+    /// Capture filter for the socket `run(writer:)` opens.
+    public var filter: CaptureFilter?
 
     public init(
         device: any RadioDevice, channels: [ChannelSpec], hopIntervalSeconds: Double, limits: CaptureLimits,
@@ -73,12 +70,19 @@ public struct CaptureRun {
         self.onStatus = onStatus
     }
 
+    /// Opens the device's capture socket (with `filter`), then runs as
+    /// `run(capture:writer:)`.
+    public func run(writer: any CapturedFrameSink) throws -> CaptureResult {
+        let capture = try device.makeCapture(filter: filter)
+        return try run(capture: capture, writer: writer)
+    }
+
     /// Runs to the end, writes the interface statistics block and closes
-    /// the writer (also when an error ends the capture early). The writer is
-    /// a pcapng file or any other `CapturedFrameSink`.
-    public func run(writer: some CapturedFrameSink) throws -> CaptureResult {
+    /// the writer (also when an error ends the capture early) and `capture`.
+    /// Every frame carries the time the kernel received it. The writer is a
+    /// capture file (or ring of them) or any other `CapturedFrameSink`.
+    public func run(capture: PacketCapture, writer: any CapturedFrameSink) throws -> CaptureResult {
         precondition(!channels.isEmpty, "a capture needs at least one channel")
-        let capture = try device.makeCapture()
         defer { capture.close() }
         var visited: [ChannelSpec] = []
         var channelIndex = 0
@@ -112,15 +116,16 @@ public struct CaptureRun {
             }
             do {
                 let count = try capture.receiveBatch()
-                let timestamp = Self.realtimeNanoseconds()
                 for index in 0..<count {
                     let frame = capture.frame(at: index)
-                    try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
+                    try writer.writePacket(
+                        frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: frame.timestampNanoseconds)
                     summary?.add(frame.bytes)
                     frames += 1
                     bytes += UInt64(frame.bytes.count)
                     if let limit = limits.frameCount, frames >= UInt64(limit) { break capturing }
                 }
+                try writer.rotateIfDue()
                 let afterBatch = HostClock.monotonicNanoseconds()
                 if count == 0 || Double(afterBatch - lastFlush) / 1e9 >= flushIntervalSeconds {
                     try writer.flush()
@@ -174,10 +179,6 @@ public struct CaptureRun {
             stoppedBySignal: stoppedBySignal, stoppedByRemoval: stoppedByRemoval, summary: summary)
     }
 
-    /// Host wall-clock time for packet timestamps.
-    public static func realtimeNanoseconds() -> UInt64 {
-        var now = timespec()
-        _ = clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-    }
+    /// Host wall-clock time (statistics block start and end).
+    public static func realtimeNanoseconds() -> UInt64 { KernelWallClock.hostNanoseconds() }
 }

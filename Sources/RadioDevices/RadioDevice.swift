@@ -36,8 +36,10 @@ extension RadioDevice {
     /// "sim (phy0, wlan0)" for messages.
     public var displayName: String { "\(name) (\(wiphy.name), \(monitorInterface.name))" }
 
-    public func makeCapture(receiveBufferBytes: Int = 16 << 20) throws -> PacketCapture {
-        try PacketCapture(kernel: kernel, interfaceIndex: monitorInterface.index, receiveBufferBytes: receiveBufferBytes)
+    /// A packet socket on the monitor interface; `filter` runs in the kernel.
+    public func makeCapture(receiveBufferBytes: Int = 16 << 20, filter: CaptureFilter? = nil) throws -> PacketCapture {
+        try PacketCapture(
+            kernel: kernel, interfaceIndex: monitorInterface.index, receiveBufferBytes: receiveBufferBytes, filter: filter)
     }
 
     public func makeInjector() throws -> PacketInjector {

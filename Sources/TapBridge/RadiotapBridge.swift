@@ -75,7 +75,7 @@ final class TapFrameSink: CapturedFrameSink {
         self.counters = counters
     }
 
-    func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int?, timestampNanoseconds: UInt64) throws {
+    func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) throws {
         switch tap.write(data) {
         case .written:
             counters.framesToHost.add(1, ordering: .relaxed)

@@ -180,14 +180,13 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-/// Receives one batch from `capture` and writes every frame, stamped with
-/// the batch's arrival time; returns how many.
+/// Receives one batch from `capture` and writes every frame with its
+/// kernel timestamp; returns how many.
 func writeNextBatch(from capture: PacketCapture, to writer: PcapNGWriter) throws -> Int {
     let count = try capture.receiveBatch()
-    let timestamp = CaptureRun.realtimeNanoseconds()
     for index in 0..<count {
         let frame = capture.frame(at: index)
-        try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
+        try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: frame.timestampNanoseconds)
     }
     return count
 }

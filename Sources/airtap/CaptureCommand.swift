@@ -6,19 +6,23 @@ import LinuxKernel
 import RadioDevices
 import Wireless
 
-/// `airtap capture`: monitor-mode capture to pcapng (file or stdout).
+/// `airtap capture`: monitor-mode capture to pcapng or pcap (file, stdout or a ring of files).
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
-        abstract: "Capture 802.11 frames with radiotap into a pcapng file (or - for standard output).",
+        abstract: "Capture 802.11 frames with radiotap into a pcapng or pcap file (or - for standard output).",
         discussion: """
             Channels: a number (6, 36), a frequency in MHz (2437), 6gN for 6 GHz, optionally with a width: \
             6:ht20, 6:ht40+, 6:ht40-, 36:80 (default: 20 MHz without HT). Several channels are visited in \
             order, each for --hop-interval seconds.
             Live view: airtap capture --device sim --channel 6 -w - | wireshark -k -i -
+            Each frame carries the time the kernel received it. Only beacons, as classic pcap for aircrack-ng: \
+            airtap capture --device sim -f "type mgt subtype beacon" -F pcap -w beacons.pcap
+            Wireshark can also start captures itself: airtap extcap --install.
             """)
 
     @OptionGroup var deviceArguments: DeviceArguments
+    @OptionGroup var fileArguments: CaptureFileArguments
 
     @Option(name: .shortAndLong, help: "Channel(s) to capture on, comma-separated (e.g. 1,6,11).")
     var channel = "6"
@@ -32,7 +36,7 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .long, help: "Stop after this many seconds.")
     var duration: Double?
 
-    @Option(name: [.customShort("w"), .customLong("write")], help: "Output pcapng file, or - for standard output.")
+    @Option(name: [.customShort("w"), .customLong("write")], help: "Output file, or - for standard output.")
     var output: String
 
     @Flag(name: .shortAndLong, help: "No live status line.")
@@ -54,34 +58,53 @@ struct CaptureCommand: ParsableCommand {
         bootstrapLogging(verbose: deviceArguments.verbose)
         let result = try runCapture(
             deviceArguments: deviceArguments, channelList: channel, hopInterval: hopInterval,
-            limits: CaptureLimits(frameCount: count, durationSeconds: duration), output: output, quiet: quiet,
-            collectSummary: summary, simulatedTraffic: !noSimTraffic)
+            limits: CaptureLimits(frameCount: count, durationSeconds: duration), output: output,
+            fileSettings: fileArguments.settings, quiet: quiet, collectSummary: summary, simulatedTraffic: !noSimTraffic)
         if let report = result.summary?.report, summary {
             writeStandardError(report + "\n")
         }
     }
 }
 
-/// The capture path shared by `capture` and `demo`. Everything that can be
-/// checked without the kernel (device name, channel syntax, output path) is
-/// checked before it boots.
+/// The capture path shared by `capture`, `demo` and the Wireshark extcap.
+/// Everything that can be checked without the kernel (device name, channel
+/// syntax, filter, ring options, output path) is checked before it boots;
+/// a setup that fails after the output was created removes it again.
 func runCapture(
     deviceArguments: DeviceArguments, channelList: String, hopInterval: Double, limits: CaptureLimits,
-    output: String, quiet: Bool, collectSummary: Bool, simulatedTraffic: Bool
+    output: String, fileSettings: CaptureFileSettings = CaptureFileSettings(), quiet: Bool, collectSummary: Bool,
+    simulatedTraffic: Bool
 ) throws -> CaptureResult {
     let descriptor = try deviceArguments.descriptor()
     _ = try deviceArguments.parsedMonitorFlags()
     let channels = try parseChannelList(channelList)
-    let file = try FileCaptureOutput(path: output)
+    let filter = try CaptureFilter.compile(fileSettings.filterExpression)
+    let ring = try RingBufferPolicy(parsing: fileSettings.ringOptions)
+    let destination = try CaptureDestination(
+        path: output, format: fileSettings.format, precision: fileSettings.precision, ring: ring)
     installStopSignalHandlers()
 
-    let device = try deviceArguments.open(simulatedTraffic: simulatedTraffic)
-    defer { close(device) }
-    for spec in channels {
-        try device.wiphy.validate(spec, deviceName: "\(descriptor.name) (\(device.wiphy.name))")
+    let device: any RadioDevice
+    do {
+        device = try deviceArguments.open(simulatedTraffic: simulatedTraffic)
+    } catch {
+        destination.discard()
+        throw error
     }
-    let writer = try PcapNGWriter(
-        output: file, interfaceName: device.monitorInterface.name, interfaceDescription: device.interfaceDescription)
+    defer { close(device) }
+    let capture: PacketCapture
+    let writer: any CaptureFileWriter
+    do {
+        for spec in channels {
+            try device.wiphy.validate(spec, deviceName: "\(descriptor.name) (\(device.wiphy.name))")
+        }
+        capture = try device.makeCapture(filter: filter)
+        writer = try destination.makeWriter(
+            interfaceName: device.monitorInterface.name, interfaceDescription: device.interfaceDescription)
+    } catch {
+        destination.discard()
+        throw error
+    }
 
     var status = StatusLine(quiet: quiet)
     var run = CaptureRun(
@@ -94,11 +117,11 @@ func runCapture(
     if !quiet {
         writeStandardError(
             "airtap: capturing on \(device.displayName), channels \(channels.map(\.description).joined(separator: ", ")); "
-                + "regulatory domain \(regulatory)\n")
+                + "regulatory domain \(regulatory)" + (filter.map { "; filter \"\($0.expression)\"" } ?? "") + "\n")
     }
     let result: CaptureResult
     do {
-        result = try run.run(writer: writer)
+        result = try run.run(capture: capture, writer: writer)
     } catch let error as CaptureOutputError {
         status.finish()
         if case .readerGone = error {
@@ -109,14 +132,17 @@ func runCapture(
     }
     status.finish()
     let visited = result.channelsVisited.map { ChannelPlan.label(forFrequency: $0.frequency) }
+    let paths = destination.writtenPaths
+    let written = paths.count == 1 ? paths[0] : "\(paths.count) files: \(paths.joined(separator: " "))"
     writeStandardError(
         "airtap: captured \(result.frames) frames (\(result.bytes) bytes) in \(String(format1: result.elapsedSeconds)) s; "
             + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
-            + "channels visited: \(visited.joined(separator: " ")); written to \(file.path)"
+            + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
             + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
     if result.stoppedByRemoval {
         writeStandardError(
-            "airtap: \(DeviceError.removed(device: device.displayName)): capture stopped; \(file.path) is complete "
+            "airtap: \(DeviceError.removed(device: device.displayName)): capture stopped; \(written) "
+                + (paths.count == 1 ? "is" : "are") + " complete "
                 + "(\(result.frames) frames, closing statistics written). Plug the adapter back in and start a new capture.\n")
         throw ExitCode(3)
     }

@@ -42,7 +42,7 @@ struct InjectCommand: ParsableCommand {
     @Option(name: .customLong("peer-channel"), help: "sim only: channel the peer listens on.")
     var peerChannel: String?
 
-    @Option(name: .customLong("peer-capture"), help: "sim only: write what the peer heard to this pcapng file.")
+    @Option(name: .customLong("peer-capture"), help: "sim only: write what the peer heard to this pcapng file (nanosecond timestamps).")
     var peerCapture: String?
 
     @Flag(name: .shortAndLong, help: "No progress messages.")
@@ -138,7 +138,8 @@ struct InjectCommand: ParsableCommand {
         let writer = try peerOutput.map {
             try PcapNGWriter(
                 output: $0, interfaceName: sim.peerInterface.name,
-                interfaceDescription: "airtap sim peer: \(sim.peerWiphy.name) (mac80211_hwsim) in monitor mode")
+                interfaceDescription: "airtap sim peer: \(sim.peerWiphy.name) (mac80211_hwsim) in monitor mode",
+                timestampPrecision: .nano)
         }
         // Frames cross from one radio to the other through the kernel's
         // softirq; wait until they stop arriving.
@@ -146,10 +147,10 @@ struct InjectCommand: ParsableCommand {
         var idleSince = HostClock.monotonicNanoseconds()
         while HostClock.monotonicNanoseconds() - idleSince < 300_000_000 {
             let count = try witness.receiveBatch()
-            let timestamp = CaptureRun.realtimeNanoseconds()
             for index in 0..<count {
                 let frame = witness.frame(at: index)
-                try writer?.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: timestamp)
+                try writer?.writePacket(
+                    frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: frame.timestampNanoseconds)
             }
             heard += count
             if count > 0 { idleSince = HostClock.monotonicNanoseconds() }
