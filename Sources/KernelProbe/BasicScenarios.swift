@@ -2,15 +2,20 @@
 
 import LinuxKernel
 
+/// Boot, banner, halt; with the host threads of the process before boot
+/// and after halt (the kernel's host threads must all be gone again).
 func runBootHalt() throws {
+    let threadsBefore = HostProcessStatus.threadCount
     let console = ConsoleRecorder()
     let kernel = try Kernel.boot(console: console.sink)
+    ProbeOutput.result("host_threads_running", HostProcessStatus.threadCount)
     guard let banner = console.bannerLine else {
         ProbeOutput.fail("no \"Linux version\" line on the kernel console\n--- kernel log tail ---\n\(kernel.consoleLog)")
     }
     ProbeOutput.result("banner", banner)
     ProbeOutput.result("boot_ns", kernel.bootNanoseconds)
     try kernel.halt()
+    ProbeOutput.result(["host_threads_before": "\(threadsBefore)", "host_threads_after": "\(HostProcessStatus.threadCount)"])
     ProbeOutput.result("halted", 1)
 }
 

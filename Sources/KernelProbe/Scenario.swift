@@ -4,7 +4,7 @@ import LinuxKernel
 
 /// One probe run. Each boots its own kernel, so each needs its own process.
 enum Scenario: String, CaseIterable {
-    /// Boot, report the banner and boot time, halt.
+    /// Boot, report the banner and boot time, halt; host threads before boot and after halt.
     case bootHalt = "boot-halt"
     /// Basic syscalls: getpid, uname, files, nanosleep.
     case syscalls

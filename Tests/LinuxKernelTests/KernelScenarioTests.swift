@@ -86,11 +86,15 @@ struct KernelScenarioTests {
         #expect((run.integer("maxrss_kib") ?? 0) > 0)
     }
 
-    @Test("boot and halt 100 times, each in a fresh process", .timeLimit(.minutes(30)))
+    // Each run must end on its own (a hang is killed at the timeout and
+    // fails), and halt must leave no host thread of the kernel behind: the
+    // process has as many threads after halt as before boot.
+    @Test("boot and halt 100 times, each in a fresh process: no hang, no leaked host thread", .timeLimit(.minutes(30)))
     func repeatedBootHalt() async throws {
         let bootCount = 100
         let concurrentProcesses = 4
         let maximumReportedFailures = 3
+        let hangTimeoutSeconds: Double = 60
         var failures = 0
 
         try await withThrowingTaskGroup(of: (Int, ProbeRun).self) { group in
@@ -100,15 +104,26 @@ struct KernelScenarioTests {
                 launched += 1
                 // Quiet console logging: only the outcome matters here.
                 group.addTask {
-                    (index, try await ProbeRunner.run(["boot-halt"], environment: ["AIRTAP_LOG_LEVEL": "warning"]))
+                    (
+                        index,
+                        try await ProbeRunner.run(
+                            ["boot-halt"], timeoutSeconds: hangTimeoutSeconds, environment: ["AIRTAP_LOG_LEVEL": "warning"])
+                    )
                 }
             }
             while launched < min(concurrentProcesses, bootCount) { launchNext() }
 
             for try await (index, run) in group {
-                if !run.exitedSuccessfully || run.results["banner"] == nil {
+                let before = run.integer("host_threads_before")
+                let running = run.integer("host_threads_running")
+                let after = run.integer("host_threads_after")
+                // The count must see the kernel's threads at all, and all of them gone after halt.
+                let threadsBack = before != nil && after == before && (running ?? 0) > (before ?? 0)
+                if !run.exitedSuccessfully || run.results["banner"] == nil || !threadsBack {
+                    let threads = "host threads before boot \(before.map(String.init) ?? "-"), while running "
+                        + "\(running.map(String.init) ?? "-"), after halt \(after.map(String.init) ?? "-")"
+                    Issue.record("boot \(index + 1) of \(bootCount) failed (\(threads))\n\(run.diagnosis)")
                     failures += 1
-                    Issue.record("boot \(index + 1) of \(bootCount) failed\n\(run.diagnosis)")
                     if failures >= maximumReportedFailures {
                         group.cancelAll()
                         break
