@@ -27,14 +27,17 @@ public final class CaptureDestination {
         }
     }
 
-    /// Writes the file header(s) and returns the writer for the frames.
+    /// Writes the file header(s) and returns the writer for the frames;
+    /// `additionalInterfaces` (pcapng only) describe the other devices of a
+    /// capture of several, as interfaces 1, 2, ...
     public func makeWriter(
         interfaceName: String, interfaceDescription: String, linkType: UInt16 = LinkType.ieee80211Radiotap,
-        snapLength: UInt32 = UInt32(CaptureFilter.defaultSnapLength)
+        snapLength: UInt32 = UInt32(CaptureFilter.defaultSnapLength), additionalInterfaces: [CaptureInterface] = []
     ) throws -> any CaptureFileWriter {
-        let header = CaptureFileHeader(
+        var header = CaptureFileHeader(
             format: format, precision: precision, linkType: linkType, snapLength: snapLength,
             interfaceName: interfaceName, interfaceDescription: interfaceDescription)
+        header.additionalInterfaces = additionalInterfaces
         guard let ring else { return try header.makeWriter(on: firstFile) }
         let writer = try RingBufferWriter(
             policy: ring.policy, naming: ring.naming, header: header, firstFile: firstFile, firstPath: firstPath)

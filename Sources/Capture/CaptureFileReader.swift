@@ -51,12 +51,17 @@ public struct CapturedStatistics: Sendable, Equatable {
     public var received: UInt64?
     public var osDropped: UInt64?
     public var delivered: UInt64?
+    /// The block's timestamp: when the interface's capture ended.
+    public var endNanoseconds: UInt64?
 
-    public init(interfaceIndex: Int, received: UInt64?, osDropped: UInt64?, delivered: UInt64?) {
+    public init(
+        interfaceIndex: Int, received: UInt64?, osDropped: UInt64?, delivered: UInt64?, endNanoseconds: UInt64? = nil
+    ) {
         self.interfaceIndex = interfaceIndex
         self.received = received
         self.osDropped = osDropped
         self.delivered = delivered
+        self.endNanoseconds = endNanoseconds
     }
 }
 
@@ -199,6 +204,11 @@ public struct CaptureFile: Sendable, Equatable {
             case PcapNG.interfaceStatisticsType:
                 guard body.count >= 12 else { break }
                 var statistics = CapturedStatistics(interfaceIndex: Int(reader.u32(body.lowerBound)))
+                if statistics.interfaceIndex < file.interfaces.count {
+                    let units = UInt64(reader.u32(body.lowerBound + 4)) << 32 | UInt64(reader.u32(body.lowerBound + 8))
+                    statistics.endNanoseconds = scaleToNanoseconds(
+                        units, unitsPerSecond: file.interfaces[statistics.interfaceIndex].unitsPerSecond)
+                }
                 for option in try reader.options(in: (body.lowerBound + 12)..<body.upperBound) where option.value.count == 8 {
                     let value = ByteReader(bytes: option.value, littleEndian: reader.littleEndian).u64(0)
                     switch option.code {

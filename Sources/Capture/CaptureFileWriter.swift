@@ -36,9 +36,14 @@ public enum CaptureFileFormat: String, Sendable, CaseIterable, CustomStringConve
 public protocol CapturedFrameSink: AnyObject {
     /// One frame as captured (radiotap + 802.11), valid only during the call.
     func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) throws
+    /// A frame of interface `interface` (0, 1, ...: the devices of a capture
+    /// of several, in order). Sinks of one interface ignore the number.
+    func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64, interface: Int) throws
     /// The closing counters (pcapng's interface statistics block; classic
     /// pcap has nowhere to put them).
     func writeStatistics(_ statistics: InterfaceStatistics) throws
+    /// The closing counters of interface `interface`.
+    func writeStatistics(_ statistics: InterfaceStatistics, interface: Int) throws
     /// Hands buffered frames on (live readers want them promptly): after
     /// every batch that emptied the socket, and at least every
     /// `CaptureRun.flushIntervalSeconds`.
@@ -51,6 +56,41 @@ public protocol CapturedFrameSink: AnyObject {
 
 extension CapturedFrameSink {
     public func rotateIfDue() throws {}
+
+    /// Sinks of one interface take every device's frames as their own.
+    public func writePacket(
+        _ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64, interface: Int
+    ) throws {
+        try writePacket(data, originalLength: originalLength, timestampNanoseconds: timestampNanoseconds)
+    }
+
+    public func writeStatistics(_ statistics: InterfaceStatistics, interface: Int) throws {
+        try writeStatistics(statistics)
+    }
+}
+
+/// One capture interface of a file (pcapng's interface description block):
+/// a device's monitor interface when several devices share one capture.
+public struct CaptureInterface: Sendable, Equatable {
+    public var name: String
+    public var description: String
+
+    public init(name: String, description: String) {
+        self.name = name
+        self.description = description
+    }
+}
+
+public enum CaptureFileHeaderError: Error, Sendable, Equatable, CustomStringConvertible {
+    case pcapHoldsOneInterface(interfaces: Int)
+
+    public var description: String {
+        switch self {
+        case .pcapHoldsOneInterface(let interfaces):
+            return "classic pcap (-F pcap) holds one interface, but this capture has \(interfaces) devices; "
+                + "write pcapng (the default, one interface per device) or capture each device into its own pcap file"
+        }
+    }
 }
 
 /// A sink that is one pcap or pcapng file, or a ring of them; the writer
@@ -71,6 +111,9 @@ public struct CaptureFileHeader: Sendable, Equatable {
     public var snapLength: UInt32
     public var interfaceName: String
     public var interfaceDescription: String
+    /// Interfaces 1, 2, ... after the first (pcapng only): the other
+    /// devices of a capture of several.
+    public var additionalInterfaces: [CaptureInterface] = []
 
     public init(
         format: CaptureFileFormat = .pcapng, precision: TimestampPrecision = .micro,
@@ -91,8 +134,12 @@ public struct CaptureFileHeader: Sendable, Equatable {
         case .pcapng:
             return try PcapNGWriter(
                 output: output, linkType: linkType, snapLength: snapLength, interfaceName: interfaceName,
-                interfaceDescription: interfaceDescription, timestampPrecision: precision)
+                interfaceDescription: interfaceDescription, timestampPrecision: precision,
+                additionalInterfaces: additionalInterfaces)
         case .pcap:
+            guard additionalInterfaces.isEmpty else {
+                throw CaptureFileHeaderError.pcapHoldsOneInterface(interfaces: 1 + additionalInterfaces.count)
+            }
             return try PcapWriter(output: output, linkType: linkType, snapLength: snapLength, timestampPrecision: precision)
         }
     }

@@ -75,8 +75,9 @@ public struct InterfaceStatistics: Sendable, Equatable {
     }
 }
 
-/// Writes one pcapng section with one interface, buffering blocks and
-/// handing them to `output` in chunks.
+/// Writes one pcapng section with one interface (or several: one per
+/// device of a capture), buffering blocks and handing them to `output` in
+/// chunks.
 public final class PcapNGWriter: CaptureFileWriter {
     public let output: CaptureOutput
     public let timestampPrecision: TimestampPrecision
@@ -88,18 +89,24 @@ public final class PcapNGWriter: CaptureFileWriter {
     public private(set) var bytesWritten: UInt64 = 0
     /// Bytes written and buffered: the file's size once flushed.
     public var fileSize: UInt64 { bytesWritten + UInt64(buffer.count) }
+    /// Interface description blocks written (packets name one of them).
+    public let interfaceCount: Int
 
     /// Writes the section header and the interface description:
     /// `linkType` (127 = radiotap), timestamps in `timestampPrecision`
     /// (if_tsresol 6 or 9; `airtap capture` writes microseconds as dumpcap does).
+    /// `additionalInterfaces` become interfaces 1, 2, ... with the same link
+    /// type and precision.
     public init(
         output: CaptureOutput, linkType: UInt16 = LinkType.ieee80211Radiotap, snapLength: UInt32 = 0,
         interfaceName: String, interfaceDescription: String, application: String = "airtap",
-        flushThreshold: Int = 256 * 1024, timestampPrecision: TimestampPrecision = .nano
+        flushThreshold: Int = 256 * 1024, timestampPrecision: TimestampPrecision = .nano,
+        additionalInterfaces: [CaptureInterface] = []
     ) throws {
         self.output = output
         self.flushThreshold = flushThreshold
         self.timestampPrecision = timestampPrecision
+        interfaceCount = 1 + additionalInterfaces.count
         buffer.reserveCapacity(flushThreshold + 4096)
 
         var sectionOptions = OptionWriter()
@@ -111,26 +118,37 @@ public final class PcapNGWriter: CaptureFileWriter {
         section.appendLittleEndian(UInt64.max)  // section length unknown (-1)
         appendBlock(type: PcapNG.sectionHeaderType, body: section + sectionOptions.finished)
 
-        var interfaceOptions = OptionWriter()
-        interfaceOptions.append(PcapNG.interfaceName, string: interfaceName)
-        interfaceOptions.append(PcapNG.interfaceDescription, string: interfaceDescription)
-        interfaceOptions.append(PcapNG.interfaceTimestampResolution, bytes: [timestampPrecision.pcapngResolution])
-        var interface: [UInt8] = []
-        interface.appendLittleEndian(linkType)
-        interface.appendLittleEndian(UInt16(0))
-        interface.appendLittleEndian(snapLength)
-        appendBlock(type: PcapNG.interfaceDescriptionType, body: interface + interfaceOptions.finished)
+        let interfaces = [CaptureInterface(name: interfaceName, description: interfaceDescription)] + additionalInterfaces
+        for described in interfaces {
+            var interfaceOptions = OptionWriter()
+            interfaceOptions.append(PcapNG.interfaceName, string: described.name)
+            interfaceOptions.append(PcapNG.interfaceDescription, string: described.description)
+            interfaceOptions.append(PcapNG.interfaceTimestampResolution, bytes: [timestampPrecision.pcapngResolution])
+            var interface: [UInt8] = []
+            interface.appendLittleEndian(linkType)
+            interface.appendLittleEndian(UInt16(0))
+            interface.appendLittleEndian(snapLength)
+            appendBlock(type: PcapNG.interfaceDescriptionType, body: interface + interfaceOptions.finished)
+        }
         try flush()
     }
 
     /// Appends one enhanced packet block (interface 0).
     public func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) throws {
+        try writePacket(data, originalLength: originalLength, timestampNanoseconds: timestampNanoseconds, interface: 0)
+    }
+
+    /// Appends one enhanced packet block of interface `interface`.
+    public func writePacket(
+        _ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64, interface: Int
+    ) throws {
+        precondition(interface >= 0 && interface < interfaceCount, "interface \(interface) of \(interfaceCount) written")
         let padded = (data.count + 3) & ~3
         let totalLength = 32 + padded
         let units = timestampPrecision.units(fromNanoseconds: timestampNanoseconds)
         buffer.appendLittleEndian(PcapNG.enhancedPacketType)
         buffer.appendLittleEndian(UInt32(totalLength))
-        buffer.appendLittleEndian(UInt32(0))
+        buffer.appendLittleEndian(UInt32(interface))
         buffer.appendLittleEndian(UInt32(truncatingIfNeeded: units >> 32))
         buffer.appendLittleEndian(UInt32(truncatingIfNeeded: units))
         buffer.appendLittleEndian(UInt32(data.count))
@@ -149,6 +167,12 @@ public final class PcapNGWriter: CaptureFileWriter {
     /// Appends the interface statistics block (what the kernel counted).
     /// Its times are in the interface's units, as packet timestamps are.
     public func writeStatistics(_ statistics: InterfaceStatistics) throws {
+        try writeStatistics(statistics, interface: 0)
+    }
+
+    /// Appends the statistics block of interface `interface`.
+    public func writeStatistics(_ statistics: InterfaceStatistics, interface: Int) throws {
+        precondition(interface >= 0 && interface < interfaceCount, "statistics of interface \(interface) of \(interfaceCount)")
         let start = timestampPrecision.units(fromNanoseconds: statistics.startNanoseconds)
         let end = timestampPrecision.units(fromNanoseconds: statistics.endNanoseconds)
         var options = OptionWriter()
@@ -158,7 +182,7 @@ public final class PcapNGWriter: CaptureFileWriter {
         options.append(PcapNG.statisticsOSDropped, u64: statistics.osDropped)
         options.append(PcapNG.statisticsUserDelivered, u64: statistics.delivered)
         var body: [UInt8] = []
-        body.appendLittleEndian(UInt32(0))
+        body.appendLittleEndian(UInt32(interface))
         body.appendLittleEndian(UInt32(truncatingIfNeeded: end >> 32))
         body.appendLittleEndian(UInt32(truncatingIfNeeded: end))
         appendBlock(type: PcapNG.interfaceStatisticsType, body: body + options.finished)

@@ -158,8 +158,17 @@ public final class RingBufferWriter: CaptureFileWriter {
     public var fileSize: UInt64 { current.fileSize }
 
     public func writePacket(_ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) throws {
+        try writePacket(data, originalLength: originalLength, timestampNanoseconds: timestampNanoseconds, interface: 0)
+    }
+
+    /// Every file of the ring describes all interfaces, so a frame of any
+    /// of them may start the next file.
+    public func writePacket(
+        _ data: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64, interface: Int
+    ) throws {
         try rotateIfDue()
-        try current.writePacket(data, originalLength: originalLength, timestampNanoseconds: timestampNanoseconds)
+        try current.writePacket(
+            data, originalLength: originalLength, timestampNanoseconds: timestampNanoseconds, interface: interface)
         // dumpcap switches once a file has reached the size: the frame that
         // crossed it stays in the file, the next one starts a new file.
         if let limit = policy.fileSizeBytes, current.fileSize >= limit { try switchFile() }
@@ -171,6 +180,10 @@ public final class RingBufferWriter: CaptureFileWriter {
     }
 
     public func writeStatistics(_ statistics: InterfaceStatistics) throws { try current.writeStatistics(statistics) }
+
+    public func writeStatistics(_ statistics: InterfaceStatistics, interface: Int) throws {
+        try current.writeStatistics(statistics, interface: interface)
+    }
 
     public func flush() throws { try current.flush() }
 

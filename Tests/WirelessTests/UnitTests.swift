@@ -173,7 +173,10 @@ struct PcapNGTests {
         #expect(file.interfaces[0].unitsPerSecond == 1_000_000_000)
         #expect(file.packets.map(\.data) == frames)
         #expect(file.packets[2].timestampNanoseconds == 1_700_000_000_123_456_791)
-        #expect(file.statistics == [CapturedStatistics(interfaceIndex: 0, received: 5, osDropped: 2, delivered: 3)])
+        #expect(
+            file.statistics == [
+                CapturedStatistics(interfaceIndex: 0, received: 5, osDropped: 2, delivered: 3, endNanoseconds: 2)
+            ])
     }
 
     @Test("a file cut short is reported as truncated")
