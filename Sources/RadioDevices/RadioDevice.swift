@@ -91,15 +91,19 @@ public struct DeviceDescriptor: Sendable {
     public let summary: String
     /// What the kernel needs on its command line for this device.
     public let kernelCommandLine: String
+    /// The device is the whole kernel's (sim: its hwsim radios are the
+    /// kernel's only ones), so it cannot share a kernel with other devices.
+    public let needsOwnKernel: Bool
     let open: @Sendable (Kernel, DeviceOptions) throws -> any RadioDevice
 
     public init(
-        name: String, summary: String, kernelCommandLine: String,
+        name: String, summary: String, kernelCommandLine: String, needsOwnKernel: Bool = false,
         open: @escaping @Sendable (Kernel, DeviceOptions) throws -> any RadioDevice
     ) {
         self.name = name
         self.summary = summary
         self.kernelCommandLine = kernelCommandLine
+        self.needsOwnKernel = needsOwnKernel
         self.open = open
     }
 

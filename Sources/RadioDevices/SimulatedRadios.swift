@@ -15,6 +15,8 @@ public final class SimulatedRadios: RadioDevice {
         summary: "two simulated radios (mac80211_hwsim): airtap's monitor plus a peer that transmits "
             + "beacons, probe requests and data of a few simulated networks",
         kernelCommandLine: "mac80211_hwsim.radios=2",
+        // The kernel's only radios, and its peer follows one channel plan.
+        needsOwnKernel: true,
         open: { kernel, options in try SimulatedRadios(kernel: kernel, options: options) })
 
     public let name = "sim"

@@ -116,6 +116,8 @@ public final class USBAdapterRadio: RadioDevice {
             throw DeviceError.setupFailed(device: name, reason: "\(error)")
         }
         controller = VirtualHostController(trace: trace)
+        // Other devices on this kernel have interfaces already: wait for ours.
+        let existing = Set(try control.interfaces().map(\.index))
         adapter = try openAdapter(chosen, LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
 
         let start = HostClock.monotonicNanoseconds()
@@ -137,7 +139,7 @@ public final class USBAdapterRadio: RadioDevice {
         // names): a failure decides only if nothing binds within a grace period.
         var firstFirmwareFailure: UInt64?
         do {
-            found = try waitForNewWirelessInterface(control: control, timeoutSeconds: bindTimeoutSeconds) {
+            found = try waitForNewWirelessInterface(control: control, existing: existing, timeoutSeconds: bindTimeoutSeconds) {
                 if let missing = FirmwareCatalog.missingFiles(inKernelLog: kernelLog()) {
                     let now = HostClock.monotonicNanoseconds()
                     if now - (firstFirmwareFailure ?? now) > Self.firmwareGraceNanoseconds {
