@@ -19,13 +19,18 @@ struct CaptureCommand: ParsableCommand {
             Each frame carries the time the kernel received it. Only beacons, as classic pcap for aircrack-ng: \
             airtap capture --device sim -f "type mgt subtype beacon" -F pcap -w beacons.pcap
             Wireshark can also start captures itself: airtap extcap --install.
+            Several devices into one pcapng (one interface each, one kernel): --device emulated:rtl8187 \
+            --device emulated:rtl8821au; --channel once for all, or once per --device in the same order. \
+            An unplugged device ends only its part; the exit status is 3 only when every device is gone.
             """)
 
     @OptionGroup var deviceArguments: DeviceArguments
     @OptionGroup var fileArguments: CaptureFileArguments
 
-    @Option(name: .shortAndLong, help: "Channel(s) to capture on, comma-separated (e.g. 1,6,11).")
-    var channel = "6"
+    @Option(
+        name: .shortAndLong,
+        help: "Channel(s) to capture on, comma-separated (e.g. 1,6,11; default 6). With several --device: once for all, or once per device.")
+    var channel: [String] = []
 
     @Option(name: .customLong("hop-interval"), help: "Seconds on each channel when several are given.")
     var hopInterval = 0.5
@@ -57,9 +62,10 @@ struct CaptureCommand: ParsableCommand {
     func run() throws {
         bootstrapLogging(verbose: deviceArguments.verbose)
         let result = try runCapture(
-            deviceArguments: deviceArguments, channelList: channel, hopInterval: hopInterval,
+            deviceArguments: deviceArguments, channelList: channel.first ?? "6", hopInterval: hopInterval,
             limits: CaptureLimits(frameCount: count, durationSeconds: duration), output: output,
-            fileSettings: fileArguments.settings, quiet: quiet, collectSummary: summary, simulatedTraffic: !noSimTraffic)
+            fileSettings: fileArguments.settings, quiet: quiet, collectSummary: summary, simulatedTraffic: !noSimTraffic,
+            deviceChannelLists: channel.count > 1 ? channel : [])
         if let report = result.summary?.report, summary {
             writeStandardError(report + "\n")
         }
@@ -70,37 +76,59 @@ struct CaptureCommand: ParsableCommand {
 /// Everything that can be checked without the kernel (device name, channel
 /// syntax, filter, ring options, output path) is checked before it boots;
 /// a setup that fails after the output was created removes it again.
+/// Several `--device`s share one kernel and the one capture loop, each its
+/// own pcapng interface; `deviceChannelLists` (one per device) override
+/// `channelList`.
 func runCapture(
     deviceArguments: DeviceArguments, channelList: String, hopInterval: Double, limits: CaptureLimits,
     output: String, fileSettings: CaptureFileSettings = CaptureFileSettings(), quiet: Bool, collectSummary: Bool,
-    simulatedTraffic: Bool
+    simulatedTraffic: Bool, deviceChannelLists: [String] = []
 ) throws -> CaptureResult {
-    let descriptor = try deviceArguments.descriptor()
+    let descriptors = try deviceArguments.descriptors()
     _ = try deviceArguments.parsedMonitorFlags()
-    let channels = try parseChannelList(channelList)
+    let plans = try MultiDeviceCapture.channelPlans(
+        channelList: channelList, perDevice: deviceChannelLists, devices: descriptors.map(\.name))
+    try MultiDeviceCapture.checkFormat(fileSettings.format, deviceCount: descriptors.count)
     let filter = try CaptureFilter.compile(fileSettings.filterExpression)
     let ring = try RingBufferPolicy(parsing: fileSettings.ringOptions)
     let destination = try CaptureDestination(
         path: output, format: fileSettings.format, precision: fileSettings.precision, ring: ring)
     installStopSignalHandlers()
 
-    let device: any RadioDevice
+    let devices: [any RadioDevice]
     do {
-        device = try deviceArguments.open(simulatedTraffic: simulatedTraffic)
+        devices = try deviceArguments.openAll(simulatedTraffic: simulatedTraffic)
     } catch {
         destination.discard()
         throw error
     }
-    defer { close(device) }
+    defer { close(devices) }
+    let device = devices[0]
     let capture: PacketCapture
     let writer: any CaptureFileWriter
+    var additionalSources: [CaptureSource] = []
     do {
-        for spec in channels {
-            try device.wiphy.validate(spec, deviceName: "\(descriptor.name) (\(device.wiphy.name))")
+        for (descriptor, (opened, channels)) in zip(descriptors, zip(devices, plans)) {
+            for spec in channels {
+                try opened.wiphy.validate(spec, deviceName: "\(descriptor.name) (\(opened.wiphy.name))")
+            }
+            // Tuned before its socket opens, so no device records what it
+            // heard where bring-up left it while the others are tuned (the
+            // run's first tune is then a no-op).
+            try opened.tune(channels[0])
         }
         capture = try device.makeCapture(filter: filter)
+        for (other, channels) in zip(devices, plans).dropFirst() {
+            additionalSources.append(
+                CaptureSource(
+                    device: other, capture: try other.makeCapture(filter: filter), channels: channels,
+                    hopIntervalSeconds: hopInterval))
+        }
         writer = try destination.makeWriter(
-            interfaceName: device.monitorInterface.name, interfaceDescription: device.interfaceDescription)
+            interfaceName: device.monitorInterface.name, interfaceDescription: device.interfaceDescription,
+            additionalInterfaces: devices.dropFirst().map {
+                CaptureInterface(name: $0.monitorInterface.name, description: $0.interfaceDescription)
+            })
     } catch {
         destination.discard()
         throw error
@@ -108,15 +136,22 @@ func runCapture(
 
     var status = StatusLine(quiet: quiet)
     var run = CaptureRun(
-        device: device, channels: channels, hopIntervalSeconds: hopInterval, limits: limits,
+        device: device, channels: plans[0], hopIntervalSeconds: hopInterval, limits: limits,
         collectSummary: collectSummary, shouldStop: { stopRequested.load(ordering: .relaxed) })
+    run.additionalSources = additionalSources
     if status.enabled {
         run.onStatus = { status.show($0) }
+    }
+    if devices.count > 1 {
+        run.onDeviceRemoved = { part, stillCapturing in
+            status.finish()
+            writeStandardError(MultiDeviceCapture.removalNotice(part, stillCapturing: stillCapturing))
+        }
     }
     let regulatory = (try? device.control.regulatoryDomain())?.summary ?? "unknown"
     if !quiet {
         writeStandardError(
-            "airtap: capturing on \(device.displayName), channels \(channels.map(\.description).joined(separator: ", ")); "
+            "airtap: capturing on \(MultiDeviceCapture.describe(devices, plans: plans)); "
                 + "regulatory domain \(regulatory)" + (filter.map { "; filter \"\($0.expression)\"" } ?? "") + "\n")
     }
     let result: CaptureResult
@@ -139,11 +174,17 @@ func runCapture(
             + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
             + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
             + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
+    if devices.count > 1 {
+        for part in result.interfaces { writeStandardError(MultiDeviceCapture.report(part)) }
+    }
+    // Exit status 3 only when every device is gone: one that stays captured to the end.
     if result.stoppedByRemoval {
+        let removed = devices.count == 1 ? device.displayName : "every device (\(devices.map(\.displayName).joined(separator: ", ")))"
         writeStandardError(
-            "airtap: \(DeviceError.removed(device: device.displayName)): capture stopped; \(written) "
+            "airtap: \(DeviceError.removed(device: removed)): capture stopped; \(written) "
                 + (paths.count == 1 ? "is" : "are") + " complete "
-                + "(\(result.frames) frames, closing statistics written). Plug the adapter back in and start a new capture.\n")
+                + "(\(result.frames) frames, closing statistics written). Plug the adapter"
+                + (devices.count == 1 ? "" : "s") + " back in and start a new capture.\n")
         throw ExitCode(3)
     }
     return result

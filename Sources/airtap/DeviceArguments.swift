@@ -8,8 +8,18 @@ import Wireless
 
 /// Options shared by the commands that open a device.
 struct DeviceArguments: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Device to use (\(DeviceRegistry.names.joined(separator: ", "))).")
-    var device: String
+    @Option(
+        name: [.customShort("d"), .customLong("device")],
+        help: ArgumentHelp(
+            "Device to use (\(DeviceRegistry.names.joined(separator: ", "))). `capture` takes several "
+                + "(--device A --device B): one kernel, one pcapng interface per device."))
+    var devices: [String]
+
+    /// The device of commands that open one (`descriptor()` checks there is one).
+    var device: String {
+        get { devices.first ?? "" }
+        set { devices = [newValue] }
+    }
 
     @Option(
         name: .customLong("monitor-flags"),
@@ -33,6 +43,14 @@ struct DeviceArguments: ParsableArguments {
     var unplugAfter: Double?
 
     @Option(
+        name: .customLong("unplug-device-after"),
+        help: ArgumentHelp(
+            "Emulated USB devices: unplug only this one, NAME=SECONDS after its first tune (NAME as given to --device, "
+                + "or its position: 2=1.5); repeatable (surprise-removal test of one device of several).",
+            visibility: .hidden))
+    var unplugDeviceAfter: [String] = []
+
+    @Option(
         name: .customLong("firmware-dir"),
         help: "USB adapters: directory the driver's firmware files are read from.")
     var firmwareDirectory = FirmwareCatalog.defaultDirectory
@@ -50,15 +68,33 @@ struct DeviceArguments: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
-    /// Checks everything that can be checked before the kernel boots.
+    /// Checks everything that can be checked before the kernel boots, for
+    /// commands that open one device.
     func descriptor() throws -> DeviceDescriptor {
+        guard devices.count == 1 else {
+            throw ValidationError(
+                "--device is given \(devices.count) times; only `airtap capture` opens several devices: give one --device")
+        }
+        return try descriptors()[0]
+    }
+
+    /// Checks everything that can be checked before the kernel boots: each
+    /// device, and that they can share one kernel.
+    func descriptors() throws -> [DeviceDescriptor] {
         if let maxBulkTransferBytes, maxBulkTransferBytes < 512 {
             throw ValidationError("--usb-max-transfer must be at least 512 bytes (one high-speed bulk packet), got \(maxBulkTransferBytes)")
         }
         guard (0...100).contains(airLossPercent) else {
             throw ValidationError("--air-loss is a percentage, 0...100, got \(airLossPercent)")
         }
-        return try DeviceRegistry.descriptor(named: device)
+        if devices.count > 1, usbTrace != nil {
+            throw ValidationError(
+                "--usb-trace records one adapter's URBs, but \(devices.count) devices are given; trace an adapter in a capture of its own")
+        }
+        let descriptors = try devices.map(DeviceRegistry.descriptor(named:))
+        _ = try DeviceDescriptor.sharedKernelCommandLine(for: descriptors)
+        _ = try unplugTimes()
+        return descriptors
     }
 
     func parsedMonitorFlags() throws -> MonitorFlags {
@@ -68,19 +104,61 @@ struct DeviceArguments: ParsableArguments {
     /// Boots the kernel for the device and opens it.
     func open(simulatedTraffic: Bool) throws -> any RadioDevice {
         let descriptor = try descriptor()
+        return try descriptor.bootAndOpen(options: try options(forDeviceAt: 0, simulatedTraffic: simulatedTraffic))
+    }
+
+    /// Boots one kernel for all the devices and opens them, in order.
+    func openAll(simulatedTraffic: Bool) throws -> [any RadioDevice] {
+        let descriptors = try descriptors()
+        return try DeviceDescriptor.bootAndOpen(
+            descriptors,
+            options: try descriptors.indices.map { try options(forDeviceAt: $0, simulatedTraffic: simulatedTraffic) })
+    }
+
+    private func options(forDeviceAt index: Int, simulatedTraffic: Bool) throws -> DeviceOptions {
         var options = DeviceOptions(
             monitorFlags: try parsedMonitorFlags(), regulatoryDomain: regulatoryDomain,
-            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB, usbTracePath: usbTrace, unplugAfterSeconds: unplugAfter,
+            simulatedTraffic: simulatedTraffic, memoryMiB: memoryMiB, usbTracePath: usbTrace,
+            unplugAfterSeconds: try unplugTimes()[index] ?? unplugAfter,
             firmwareDirectory: firmwareDirectory, maxBulkTransferBytes: maxBulkTransferBytes)
         options.airAnswerLossPercent = airLossPercent
-        return try descriptor.bootAndOpen(options: options)
+        return options
+    }
+
+    /// `--unplug-device-after NAME=SECONDS` as device index -> seconds.
+    func unplugTimes() throws -> [Int: Double] {
+        var times: [Int: Double] = [:]
+        for entry in unplugDeviceAfter {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let seconds = Double(parts[1]), seconds >= 0 else {
+                throw ValidationError("--unplug-device-after takes NAME=SECONDS (e.g. emulated:rtl8187=1.5, or 2=1.5 for the second --device), got \"\(entry)\"")
+            }
+            let named = devices.indices.filter { devices[$0] == parts[0] }
+            let index: Int
+            if let position = Int(parts[0]), devices.indices.contains(position - 1) {
+                index = position - 1
+            } else if named.count == 1 {
+                index = named[0]
+            } else {
+                throw ValidationError(
+                    "--unplug-device-after \(entry): \(named.isEmpty ? "no --device" : "more than one --device") is \"\(parts[0])\"; "
+                        + "name a device given to --device once, or its position (1...\(devices.count))")
+            }
+            times[index] = seconds
+        }
+        return times
     }
 }
 
 /// Stops the device's helpers and the kernel.
 func close(_ device: any RadioDevice) {
-    device.shutdown()
-    try? device.kernel.halt()
+    close([device])
+}
+
+/// Stops every device's helpers, then their one kernel.
+func close(_ devices: [any RadioDevice]) {
+    for device in devices { device.shutdown() }
+    try? devices.first?.kernel.halt()
 }
 
 /// Parses `--channel 1,6,11` (each entry as ChannelSpec accepts).
