@@ -81,9 +81,12 @@ public struct CaptureRun {
     /// the writer (also when an error ends the capture early) and `capture`.
     /// Every frame carries the time the kernel received it. The writer is a
     /// capture file (or ring of them) or any other `CapturedFrameSink`.
-    public func run(capture: PacketCapture, writer: any CapturedFrameSink) throws -> CaptureResult {
+    public func run(capture: PacketCapture, writer fileWriter: any CapturedFrameSink) throws -> CaptureResult {
         precondition(!channels.isEmpty, "a capture needs at least one channel")
         defer { capture.close() }
+        // Finished (statistics, close) even if the kernel panics, faults or hangs meanwhile.
+        let writer = FailureSafeSink(fileWriter, startRealtime: Self.realtimeNanoseconds())
+        defer { writer.unregister() }
         var visited: [ChannelSpec] = []
         var channelIndex = 0
         try device.tune(channels[0])
@@ -139,7 +142,9 @@ public struct CaptureRun {
                 }
                 if let onStatus, Double(afterBatch - lastStatus) / 1e9 >= statusIntervalSeconds {
                     let interval = Double(afterBatch - lastStatus) / 1e9
-                    let drops = (try? capture.statistics().dropped) ?? 0
+                    let counters = try? capture.statistics()
+                    if let counters { writer.noteKernelCounters(counters) }
+                    let drops = counters?.dropped ?? 0
                     onStatus(
                         CaptureStatus(
                             frames: frames, bytes: bytes, kernelDrops: drops, channel: device.currentChannel,
