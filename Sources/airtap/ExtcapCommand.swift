@@ -118,12 +118,15 @@ struct ExtcapCommand: ParsableCommand {
             return
         }
         // Everything else is about one interface.
-        let step = listLinkTypes ? "--extcap-dlts" : listConfiguration ? "--extcap-config" : capture ? "--capture" : "--extcap-capture-filter"
         guard let interface else {
-            if reloadOption != nil || listLinkTypes || listConfiguration || capture || captureFilter != nil {
-                throw ExtcapError.missingInterface(step)
+            let steps = [
+                (listLinkTypes, "--extcap-dlts"), (listConfiguration, "--extcap-config"), (capture, "--capture"),
+                (captureFilter != nil, "--extcap-capture-filter"), (reloadOption != nil, "--extcap-reload-option"),
+            ]
+            guard let step = steps.first(where: \.0)?.1 else {
+                throw ValidationError("nothing to do: give --extcap-interfaces, or see airtap extcap --help")
             }
-            throw ValidationError("nothing to do: give --extcap-interfaces, or see airtap extcap --help")
+            throw ExtcapError.missingInterface(step)
         }
         let deviceName = try ExtcapInterface.deviceName(forInterface: interface)
         do {

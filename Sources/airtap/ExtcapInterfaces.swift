@@ -88,7 +88,7 @@ enum ExtcapSentences {
     }
 
     static func interfaceList(_ interfaces: [ExtcapInterface]) -> String {
-        var lines = ["extcap {version=\(version)}{display=airtap: Linux's Wi-Fi drivers in a user process}"]
+        var lines = ["extcap {version=\(version)}"]
         for interface in interfaces {
             lines.append("interface {value=\(escape(interface.value))}{display=\(escape(interface.display))}")
         }
