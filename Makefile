@@ -4,6 +4,7 @@
 # make test   build and run every test (what .ci/run does)
 # make bench  print the performance figures recorded in BENCHMARKS.md (release build)
 # make hwtest with a real USB Wi-Fi adapter plugged in (not run by CI)
+# make install-extcap  let Wireshark/tshark capture through airtap (EXTCAP_DIR=DIR: elsewhere)
 #
 # Each target first makes sure the Debian packages it needs are there
 # (packaging/need-debian-packages.sh has the lists): as root it installs
@@ -16,7 +17,7 @@ PROBE      := $(SWIFT_BIN)/airtap-kernel-probe
 NEED       := packaging/need-debian-packages.sh
 
 .PHONY: all kernel swift swift-release test demo bench hwtest clean \
-	need-build need-test need-swift
+	need-build need-test need-swift install-extcap
 
 all: swift
 
@@ -77,6 +78,11 @@ hwtest: need-test swift
 		--duration 10 -w build/hwtest.pcapng
 	@frames=$$(tshark -r build/hwtest.pcapng -T fields -e frame.number | wc -l); \
 	echo "hwtest: $$frames frames in build/hwtest.pcapng"; test "$$frames" -gt 0
+
+# Wireshark extcap: a link named airtap in the folder Wireshark runs capture
+# programs from (`tshark -G folders`; Debian 12's global folder needs root).
+install-extcap: swift
+	$(SWIFT_BIN)/airtap extcap --install $(if $(EXTCAP_DIR),--dir $(EXTCAP_DIR))
 
 clean:
 	rm -rf build .build

@@ -70,10 +70,12 @@ struct CaptureCommand: ParsableCommand {
 /// Everything that can be checked without the kernel (device name, channel
 /// syntax, filter, ring options, output path) is checked before it boots;
 /// a setup that fails after the output was created removes it again.
+/// `silentOnSuccess`: nothing on stderr unless something went wrong (an
+/// extcap's stderr reaches Wireshark as an error).
 func runCapture(
     deviceArguments: DeviceArguments, channelList: String, hopInterval: Double, limits: CaptureLimits,
     output: String, fileSettings: CaptureFileSettings = CaptureFileSettings(), quiet: Bool, collectSummary: Bool,
-    simulatedTraffic: Bool
+    simulatedTraffic: Bool, silentOnSuccess: Bool = false
 ) throws -> CaptureResult {
     let descriptor = try deviceArguments.descriptor()
     _ = try deviceArguments.parsedMonitorFlags()
@@ -125,7 +127,7 @@ func runCapture(
     } catch let error as CaptureOutputError {
         status.finish()
         if case .readerGone = error {
-            writeStandardError("airtap: \(error); capture stopped\n")
+            if !silentOnSuccess { writeStandardError("airtap: \(error); capture stopped\n") }
             throw ExitCode.success
         }
         throw error
@@ -134,11 +136,13 @@ func runCapture(
     let visited = result.channelsVisited.map { ChannelPlan.label(forFrequency: $0.frequency) }
     let paths = destination.writtenPaths
     let written = paths.count == 1 ? paths[0] : "\(paths.count) files: \(paths.joined(separator: " "))"
-    writeStandardError(
-        "airtap: captured \(result.frames) frames (\(result.bytes) bytes) in \(String(format1: result.elapsedSeconds)) s; "
-            + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
-            + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
-            + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
+    if !silentOnSuccess || result.stoppedByRemoval {
+        writeStandardError(
+            "airtap: captured \(result.frames) frames (\(result.bytes) bytes) in \(String(format1: result.elapsedSeconds)) s; "
+                + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
+                + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
+                + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
+    }
     if result.stoppedByRemoval {
         writeStandardError(
             "airtap: \(DeviceError.removed(device: device.displayName)): capture stopped; \(written) "
