@@ -75,6 +75,8 @@ public final class ReceivePipe: Sendable {
     private struct State {
         var requests: [USBRequest] = []
         var packets: [Packet] = []
+        /// Packets queued for later (`enqueue(_:after:)`), oldest first.
+        var deferred: [(due: UInt64, packets: [Packet])] = []
         var head = 0
         var queuedBytes = 0
         var flood: Flood?
@@ -86,6 +88,15 @@ public final class ReceivePipe: Sendable {
         var statistics = Statistics()
 
         var hasPackets: Bool { head < packets.count || (flood?.remaining ?? 0) > 0 }
+
+        /// Moves deferred packets that are due into the queue.
+        mutating func promoteDeferred(now: UInt64) {
+            while let first = deferred.first, first.due <= now {
+                packets += first.packets
+                queuedBytes += first.packets.reduce(0) { $0 + $1.bytes.count }
+                deferred.removeFirst()
+            }
+        }
 
         mutating func compact() {
             if head > 0 && head * 2 >= packets.count {
@@ -185,6 +196,26 @@ public final class ReceivePipe: Sendable {
         if wake { wakeup.signal() }
     }
 
+    /// Queues packets that become deliverable `delayNanoseconds` from now:
+    /// what a chip's firmware reports a little after the event (TX status),
+    /// so reports of frames sent meanwhile share one transfer and the
+    /// driver's report handling runs once for all of them.
+    public func enqueue(_ packets: [Packet], after delayNanoseconds: UInt64) {
+        guard !packets.isEmpty else { return }
+        let due = HostClock.monotonicNanoseconds() + delayNanoseconds
+        let wake = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            if let last = state.deferred.last, last.due + delayNanoseconds / 4 >= due {
+                // Close enough to the batch before: join it (fewer wake-ups).
+                state.deferred[state.deferred.count - 1].packets += packets
+                return false
+            }
+            state.deferred.append((due, packets))
+            return state.deferred.count == 1
+        }
+        if wake { wakeup.signal() }
+    }
+
     /// Sends `count` packets cycling through `templates` as fast as the
     /// driver returns URBs (benchmarks' unlimited air).
     public func startFlood(templates: [Packet], count: Int) {
@@ -248,6 +279,7 @@ public final class ReceivePipe: Sendable {
     public func reset() {
         state.withLock { state in
             state.requests.removeAll()
+            state.deferred.removeAll()
             state.packets.removeAll()
             state.head = 0
             state.queuedBytes = 0
@@ -317,12 +349,15 @@ public final class ReceivePipe: Sendable {
             enum Step { case deliver([Packet], USBRequest), wait(UInt64?), stop }
             let step: Step = state.withLock { state in
                 guard !state.stopped else { return .stop }
-                guard !state.delivering, !state.requests.isEmpty else { return .wait(nil) }
+                state.promoteDeferred(now: now)
+                let nextDue = state.deferred.first?.due
+                guard !state.delivering, !state.requests.isEmpty else { return .wait(state.delivering ? nil : nextDue) }
                 if let batch = state.takeBatch(layout: layout, now: now) {
                     state.delivering = true
                     return .deliver(batch, state.requests.removeFirst())
                 }
-                return .wait(state.hasPackets ? state.nextReleaseNanoseconds : nil)
+                let release = state.hasPackets ? state.nextReleaseNanoseconds : nil
+                return .wait([release, nextDue].compactMap { $0 }.min())
             }
             switch step {
             case .stop:
