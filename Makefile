@@ -66,6 +66,7 @@ bench: need-build swift-release
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8187
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821cu
+	$(RELEASE_BIN)/airtap bench --device emulated-libusb:rtl8821au
 
 # Real hardware (README, "Real adapters"): usbtest's control tests through
 # libusb, then 10 s of capture on channels 1, 6, 11 checked by tshark.

@@ -105,6 +105,12 @@ public struct DeviceDescriptor: Sendable {
         self.open = open
     }
 
+    /// Opens the device on a kernel booted by the caller (with this
+    /// descriptor's `kernelCommandLine`).
+    public func open(on kernel: Kernel, options: DeviceOptions) throws -> any RadioDevice {
+        try open(kernel, options)
+    }
+
     /// Boots the kernel for this device and opens it.
     public func bootAndOpen(options: DeviceOptions, console: ConsoleSink = .discard) throws -> any RadioDevice {
         let commandLine = [kernelCommandLine, options.extraKernelCommandLine].filter { !$0.isEmpty }.joined(separator: " ")
