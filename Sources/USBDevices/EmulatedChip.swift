@@ -20,6 +20,11 @@ public protocol EmulatedChip: AnyObject, Sendable {
     func startAirFlood(_ templates: [AirFrame], count: Int) throws
     var airFloodRemaining: Int { get }
     func stopAirFlood()
+    /// Offers `count` frames at `framesPerSecond` whether or not the driver
+    /// keeps up (paced benchmarks); `airFramesLost` counts those the chip's
+    /// FIFO had no room for.
+    func startOfferedAirLoad(_ templates: [AirFrame], count: Int, framesPerSecond: Double) throws
+    var airFramesLost: Int { get }
 }
 
 extension RTL8187Model: EmulatedChip {
@@ -35,6 +40,14 @@ extension RTL8187Model: EmulatedChip {
         guard frames.count == templates.count else { throw RTL8187AirError.notDecodable }
         try startFlood(templates: frames, count: count)
     }
+
+    /// The RTL8187 model paces its scripted air per frame, without a loss
+    /// model; offered loads need a chip on the shared `ReceivePipe`.
+    public func startOfferedAirLoad(_ templates: [AirFrame], count: Int, framesPerSecond: Double) throws {
+        throw RTL8187AirError.offeredLoadUnsupported
+    }
+
+    public var airFramesLost: Int { statistics.framesOverflowed }
 }
 
 extension RTW88Model: EmulatedChip {
@@ -48,4 +61,10 @@ extension RTW88Model: EmulatedChip {
     public func startAirFlood(_ templates: [AirFrame], count: Int) throws {
         startFlood(templates: templates, count: count)
     }
+
+    public func startOfferedAirLoad(_ templates: [AirFrame], count: Int, framesPerSecond: Double) throws {
+        receivePipe.startOfferedLoad(templates: encodedPackets(templates), count: count, framesPerSecond: framesPerSecond)
+    }
+
+    public var airFramesLost: Int { receivePipe.statistics.packetsOverflowed }
 }

@@ -210,12 +210,16 @@ public final class RTW88Model: USBDevice, AirListener {
     /// Benchmarks: `count` received frames built from `templates`, as fast
     /// as the driver takes them.
     public func startFlood(templates: [AirFrame], count: Int) {
-        let packets = templates.compactMap { frame -> ReceivePipe.Packet? in
+        receivePipe.startFlood(templates: encodedPackets(templates), count: count)
+    }
+
+    /// `templates` in the chip's RX format (frames with a rate it lacks are left out).
+    func encodedPackets(_ templates: [AirFrame]) -> [ReceivePipe.Packet] {
+        templates.compactMap { frame -> ReceivePipe.Packet? in
             guard let code = RTW88Formats.descriptorRate(frame.rate) else { return nil }
             return ReceivePipe.Packet(
-                bytes: RTW88Formats.receivedPacket(frame, rateCode: code, format: chip.phyStatusFormat), lossy: false)
+                bytes: RTW88Formats.receivedPacket(frame, rateCode: code, format: chip.phyStatusFormat), lossy: true)
         }
-        receivePipe.startFlood(templates: packets, count: count)
     }
 
     // MARK: USBDevice

@@ -103,6 +103,7 @@ extension BenchCommand {
             print("RX   " + result.row)
             print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost)")
         }
+        if !offeredRates.isEmpty { try runOfferedLoads(target, label: label) }
         print("TX   SIZE   FRAMES    SENT/S       CPU US/FRAME   ADAPTER SENT")
         for size in frameSizes {
             let result = try measureTransmit(target, frameSize: size, frameCount: frames)
