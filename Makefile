@@ -60,6 +60,9 @@ test: need-test swift
 demo: need-build swift
 	$(SWIFT_BIN)/airtap demo -w demo.pcapng
 
+# Offered RX loads (frames/s) of the paced runs and of the host dumpcap anchor.
+OFFERED_RATES ?= 35000,100000,250000
+
 bench: need-build swift-release
 	kernel/bench.sh $(RELEASE_BIN)/airtap-kernel-probe
 	$(RELEASE_BIN)/airtap bench
@@ -67,6 +70,11 @@ bench: need-build swift-release
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821cu
 	$(RELEASE_BIN)/airtap bench --device emulated-libusb:rtl8821au
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au --sizes 1500 --frames 50000 \
+		--offered-rates $(OFFERED_RATES) --offered-max-search
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		$(RELEASE_BIN)/airtap bench --device host-dumpcap --offered-rates $(OFFERED_RATES); \
+	else echo "bench: the dumpcap anchor needs root (a host TAP interface): skipped"; fi
 
 # Real hardware (README, "Real adapters"): usbtest's control tests through
 # libusb, then 10 s of capture on channels 1, 6, 11 checked by tshark.

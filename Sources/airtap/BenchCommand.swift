@@ -68,6 +68,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         bootstrapLogging(verbose: verbose)
+        if device == Self.dumpcapAnchorDevice {
+            try runDumpcapAnchor()
+            return
+        }
         if let open = Self.emulatedBenchDevices[device] {
             try runEmulatedAdapterBench(open: open)
             return
