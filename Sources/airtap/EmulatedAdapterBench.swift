@@ -101,7 +101,7 @@ extension BenchCommand {
         for size in frameSizes {
             let result = try measureReceive(target, frameSize: size, frameCount: frames)
             print("RX   " + result.row)
-            print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost)")
+            print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
         }
         if !offeredRates.isEmpty { try runOfferedLoads(target, label: label) }
         print("TX   SIZE   FRAMES    SENT/S       CPU US/FRAME   ADAPTER SENT")
@@ -151,26 +151,31 @@ extension BenchCommand {
                 rate: .legacy(kbps: 54000), signalDBm: -50)
         }
         let deliveredBefore = chip.framesDelivered
+        let startSwitches = processContextSwitches()
         let startCPU = processCPUSeconds()
         let start = HostClock.monotonicNanoseconds()
         try chip.startAirFlood(templates, count: frameCount)
         var captured = 0
+        var batches = 0
         var lastArrival = start
         while true {
             let count = try writeNextBatch(from: capture, to: writer)
             captured += count
+            if count > 0 { batches += 1 }
             let now = HostClock.monotonicNanoseconds()
             if count > 0 { lastArrival = now }
             if captured >= frameCount || (chip.airFloodRemaining == 0 && now - lastArrival > 500_000_000) { break }
             if now - lastArrival > 5_000_000_000 { break }
         }
         let cpu = processCPUSeconds() - startCPU
+        let switches = processContextSwitches() - startSwitches
         chip.stopAirFlood()
         let statistics = try closeCapture(capture, writer: writer, delivered: captured)
         let delivered = chip.framesDelivered - deliveredBefore
         return Measurement(
             frameSize: frameSize, sent: delivered, captured: captured, seconds: Double(lastArrival - start) / 1e9,
-            sendSeconds: Double(lastArrival - start) / 1e9, cpuSeconds: cpu, kernelDrops: statistics.dropped)
+            sendSeconds: Double(lastArrival - start) / 1e9, cpuSeconds: cpu, kernelDrops: statistics.dropped,
+            batches: batches, contextSwitches: switches)
     }
 
     struct TransmitMeasurement {
