@@ -4,6 +4,7 @@
 # make test   build and run every test (what .ci/run does)
 # make bench  print the performance figures recorded in BENCHMARKS.md (release build)
 # make hwtest with a real USB Wi-Fi adapter plugged in (not run by CI)
+# make install-extcap  let Wireshark/tshark capture through airtap (EXTCAP_DIR=DIR: elsewhere)
 #
 # Each target first makes sure the Debian packages it needs are there
 # (packaging/need-debian-packages.sh has the lists): as root it installs
@@ -16,7 +17,7 @@ PROBE      := $(SWIFT_BIN)/airtap-kernel-probe
 NEED       := packaging/need-debian-packages.sh
 
 .PHONY: all kernel swift swift-release test demo bench hwtest clean \
-	need-build need-test need-swift
+	need-build need-test need-swift install-extcap
 
 all: swift
 
@@ -59,12 +60,21 @@ test: need-test swift
 demo: need-build swift
 	$(SWIFT_BIN)/airtap demo -w demo.pcapng
 
+# Offered RX loads (frames/s) of the paced runs and of the host dumpcap anchor.
+OFFERED_RATES ?= 35000,100000,250000
+
 bench: need-build swift-release
 	kernel/bench.sh $(RELEASE_BIN)/airtap-kernel-probe
 	$(RELEASE_BIN)/airtap bench
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8187
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821cu
+	$(RELEASE_BIN)/airtap bench --device emulated-libusb:rtl8821au
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au --sizes 1500 --frames 50000 \
+		--offered-rates $(OFFERED_RATES) --offered-max-search
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		$(RELEASE_BIN)/airtap bench --device host-dumpcap --offered-rates $(OFFERED_RATES); \
+	else echo "bench: the dumpcap anchor needs root (a host TAP interface): skipped"; fi
 
 # Real hardware (README, "Real adapters"): usbtest's control tests through
 # libusb, then 10 s of capture on channels 1, 6, 11 checked by tshark.
@@ -77,6 +87,11 @@ hwtest: need-test swift
 		--duration 10 -w build/hwtest.pcapng
 	@frames=$$(tshark -r build/hwtest.pcapng -T fields -e frame.number | wc -l); \
 	echo "hwtest: $$frames frames in build/hwtest.pcapng"; test "$$frames" -gt 0
+
+# Wireshark extcap: a link named airtap in the folder Wireshark runs capture
+# programs from (`tshark -G folders`; Debian 12's global folder needs root).
+install-extcap: swift
+	$(SWIFT_BIN)/airtap extcap --install $(if $(EXTCAP_DIR),--dir $(EXTCAP_DIR))
 
 clean:
 	rm -rf build .build

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CLinuxKernel
 import Logging
 import Synchronization
@@ -14,10 +19,19 @@ public final class Kernel: Sendable {
     public let bootNanoseconds: UInt64
     /// The full command line the kernel was started with.
     public let commandLine: String
+    private let watchdog: KernelProgressWatchdog?
 
-    private init(bootNanoseconds: UInt64, commandLine: String) {
+    private init(bootNanoseconds: UInt64, commandLine: String, watchdog: KernelProgressWatchdog?) {
         self.bootNanoseconds = bootNanoseconds
         self.commandLine = commandLine
+        self.watchdog = watchdog
+    }
+
+    /// How long no syscall may get through before the process fails as
+    /// `KernelFailure.stuck` (exit status 72); `AIRTAP_STUCK_SECONDS`
+    /// overrides it, 0 turns the watchdog off.
+    public static var defaultStuckSeconds: Double {
+        getenv("AIRTAP_STUCK_SECONDS").flatMap { Double(String(cString: $0)) } ?? 20
     }
 
     /// Boots the kernel with `memoryMiB` of RAM and `commandLine` appended to
@@ -32,7 +46,8 @@ public final class Kernel: Sendable {
     public static func boot(
         memoryMiB: Int = 64,
         commandLine: String = "",
-        console: ConsoleSink = .discard
+        console: ConsoleSink = .discard,
+        stuckAfterSeconds: Double = Kernel.defaultStuckSeconds
     ) throws -> Kernel {
         guard memoryMiB > 0 else {
             throw KernelError.invalidArgument("memoryMiB must be positive, got \(memoryMiB)")
@@ -46,6 +61,8 @@ public final class Kernel: Sendable {
         }
 
         KernelConsole.install(sink: console, logger: Logger(label: "airtap.kernel"))
+        // A kernel oops faults the host process: finish files and report it.
+        KernelFailureHandlers.installFatalSignalHandlers()
 
         // The library keeps this pointer for the life of the process, so it
         // lives on the heap and is deliberately never freed.
@@ -73,7 +90,10 @@ public final class Kernel: Sendable {
         }
 
         lifecycle.withLock { $0 = .running }
-        return Kernel(bootNanoseconds: bootNanoseconds, commandLine: fullCommandLine)
+        let kernel = Kernel(bootNanoseconds: bootNanoseconds, commandLine: fullCommandLine, watchdog: nil)
+        guard stuckAfterSeconds > 0 else { return kernel }
+        let watchdog = try KernelProgressWatchdog(kernel: kernel, limitSeconds: stuckAfterSeconds)
+        return Kernel(bootNanoseconds: bootNanoseconds, commandLine: fullCommandLine, watchdog: watchdog)
     }
 
     /// Stops the kernel: every kernel thread is joined and its memory returned.
@@ -84,6 +104,7 @@ public final class Kernel: Sendable {
             guard state == .running else { throw KernelError.notRunning }
             state = .halting
         }
+        watchdog?.stop()
         let result = lkl_sys_halt()
         KernelConsole.flushPartialLine()
         Self.lifecycle.withLock { $0 = result < 0 ? .failed : .halted }

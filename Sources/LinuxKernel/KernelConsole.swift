@@ -17,7 +17,7 @@ public enum KernelConsole {
     public static let logTailCapacity = 64 * 1024
 
     /// Exit status of a process whose kernel panicked (EX_SOFTWARE).
-    public static let panicExitStatus: Int32 = 70
+    public static let panicExitStatus: Int32 = KernelFailure.panicExitStatus
 
     /// Longest line forwarded as a unit; longer output is split so a kernel
     /// that never prints a newline cannot grow memory without bound.
@@ -83,20 +83,21 @@ public enum KernelConsole {
         }
     }
 
-    /// The kernel panicked. Report it with the log tail and leave: nothing
-    /// in this process can be trusted any more, and the host operation must
-    /// not return.
-    static func reportPanicAndExit() -> Never {
-        let tail = state.withLock { $0.tail.text }
+    /// The kernel failed (`KernelFailureHandlers.fail` ran the handlers).
+    /// Report it with the log tail and leave: nothing in this process can be
+    /// trusted any more.
+    static func reportFailureAndExit(_ failure: KernelFailure) -> Never {
+        // The lock may be held by the thread that failed: report without the tail then.
+        let tail = state.withLockIfAvailable { $0.tail.text } ?? "(unavailable: the console was being written)"
         // Keep whatever the program already printed (e.g. RESULT lines).
         fflush(nil)
         writeToStandardError(
-            "airtap: kernel panic inside the library; last kernel console output follows\n"
+            "airtap: \(failure); last kernel console output follows\n"
                 + "--- kernel log tail ---\n" + tail
                 + (tail.hasSuffix("\n") ? "" : "\n") + "--- end of kernel log tail ---\n")
         // _exit rather than exit: kernel threads are still running, and atexit
         // handlers or static destructors could run concurrently with them.
-        _exit(panicExitStatus)
+        _exit(failure.exitStatus)
     }
 
     private static func writeToStandardError(_ message: String) {
@@ -127,7 +128,7 @@ let consolePrintOperation: @convention(c) (UnsafePointer<CChar>?, Int32) -> Void
 
 /// The kernel's `panic` host operation; never returns.
 let panicOperation: @convention(c) () -> Void = {
-    KernelConsole.reportPanicAndExit()
+    KernelFailureHandlers.fail(.panic)
 }
 
 struct ConsoleState {

@@ -125,12 +125,15 @@ public struct CaptureRun {
     /// and the additional sources' captures. Every frame carries the time
     /// the kernel received it. The writer is a capture file (or ring of
     /// them) or any other `CapturedFrameSink`.
-    public func run(capture: PacketCapture, writer: any CapturedFrameSink) throws -> CaptureResult {
+    public func run(capture: PacketCapture, writer fileWriter: any CapturedFrameSink) throws -> CaptureResult {
         let sources =
             [CaptureSource(device: device, capture: capture, channels: channels, hopIntervalSeconds: hopIntervalSeconds)]
             + additionalSources
         precondition(sources.allSatisfy { !$0.channels.isEmpty }, "a capture needs at least one channel per device")
         defer { for source in sources { source.capture.close() } }
+        // Finished (statistics, close) even if the kernel panics, faults or hangs meanwhile.
+        let writer = FailureSafeSink(fileWriter, startRealtime: Self.realtimeNanoseconds(), interfaces: sources.count)
+        defer { writer.unregister() }
         var parts = sources.enumerated().map { SourceProgress(source: $0.element, interface: $0.offset) }
         for index in parts.indices { try parts[index].tuneFirstChannel() }
 
@@ -220,8 +223,11 @@ public struct CaptureRun {
                 }
                 if let onStatus, Double(afterBatch - lastStatus) / 1e9 >= statusIntervalSeconds {
                     let interval = Double(afterBatch - lastStatus) / 1e9
-                    let drops = parts.reduce(UInt64(0)) { total, part in
-                        total + (part.ended?.statistics ?? (try? part.source.capture.statistics()) ?? PacketSocketStatistics()).dropped
+                    var drops: UInt64 = 0
+                    for part in parts {
+                        guard let counters = part.ended?.statistics ?? (try? part.source.capture.statistics()) else { continue }
+                        writer.noteKernelCounters(counters, interface: part.interface)
+                        drops += counters.dropped
                     }
                     let tuned = parts.first { $0.ended == nil }?.source.device ?? device
                     onStatus(

@@ -68,6 +68,8 @@ public struct DeviceOptions: Sendable {
     /// Simulated devices: the share (0-100 %) of probe responses the air's
     /// access points fail to send (what test-injection then reports).
     public var airAnswerLossPercent: Int = 0
+    /// Appended to the kernel command line (tests: `lkl.test_panic_after=2`, ...).
+    public var extraKernelCommandLine: String = ""
 
     public init(
         monitorFlags: MonitorFlags = .capture, regulatoryDomain: String? = nil, simulatedTraffic: Bool = true,
@@ -107,9 +109,16 @@ public struct DeviceDescriptor: Sendable {
         self.open = open
     }
 
+    /// Opens the device on a kernel booted by the caller (with this
+    /// descriptor's `kernelCommandLine`).
+    public func open(on kernel: Kernel, options: DeviceOptions) throws -> any RadioDevice {
+        try open(kernel, options)
+    }
+
     /// Boots the kernel for this device and opens it.
     public func bootAndOpen(options: DeviceOptions, console: ConsoleSink = .discard) throws -> any RadioDevice {
-        let kernel = try Kernel.boot(memoryMiB: options.memoryMiB, commandLine: kernelCommandLine, console: console)
+        let commandLine = [kernelCommandLine, options.extraKernelCommandLine].filter { !$0.isEmpty }.joined(separator: " ")
+        let kernel = try Kernel.boot(memoryMiB: options.memoryMiB, commandLine: commandLine, console: console)
         return try open(kernel, options)
     }
 }

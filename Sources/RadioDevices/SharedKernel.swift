@@ -65,13 +65,15 @@ extension DeviceDescriptor {
 
     /// Boots one kernel for `descriptors` and opens each on it, in order,
     /// with its own options (`options[i]` for `descriptors[i]`; the first
-    /// one's memory size is the kernel's). If one fails, those already open
-    /// are shut down and the kernel halted before the error is thrown.
+    /// one's memory size and extra command line are the kernel's). If one
+    /// fails, those already open are shut down and the kernel halted before
+    /// the error is thrown.
     public static func bootAndOpen(
         _ descriptors: [DeviceDescriptor], options: [DeviceOptions], console: ConsoleSink = .discard
     ) throws -> [any RadioDevice] {
         precondition(!descriptors.isEmpty && descriptors.count == options.count, "one DeviceOptions per descriptor")
-        let commandLine = try sharedKernelCommandLine(for: descriptors)
+        let commandLine = [try sharedKernelCommandLine(for: descriptors), options[0].extraKernelCommandLine]
+            .filter { !$0.isEmpty }.joined(separator: " ")
         let kernel = try Kernel.boot(memoryMiB: options[0].memoryMiB, commandLine: commandLine, console: console)
         var devices: [any RadioDevice] = []
         do {

@@ -49,6 +49,8 @@ public final class USBAdapterRadio: RadioDevice {
     /// Stand-in hardware only (`emulated-libusb:rtl8187`): the model's air,
     /// and a way to pull the "device" out behind libusb for --unplug-after.
     private let standInAir: AirTraffic?
+    /// Stand-in hardware only: the chip model behind the libusb seam.
+    public let standInChip: (any EmulatedChip)?
     private let standInUnplug: (@Sendable () -> Void)?
     private let unplugAfterSeconds: Double?
     private var unplugTimer: JoinableThread?
@@ -78,12 +80,14 @@ public final class USBAdapterRadio: RadioDevice {
         kernel: Kernel, selector: USBDeviceSelector, options: DeviceOptions, devices: [HostUSBDeviceInfo],
         context: LibUSBContext?,
         openAdapter: (HostUSBDeviceInfo, LibUSBAdapter.Options) throws -> LibUSBAdapter,
-        standInAir: AirTraffic? = nil, standInUnplug: (@Sendable () -> Void)? = nil, displayName: String? = nil,
+        standInAir: AirTraffic? = nil, standInChip: (any EmulatedChip)? = nil, standInUnplug: (@Sendable () -> Void)? = nil,
+        displayName: String? = nil,
         bindTimeoutSeconds: Double = 30
     ) throws {
         self.kernel = kernel
         self.context = context
         self.standInAir = standInAir
+        self.standInChip = standInChip
         self.standInUnplug = standInUnplug
         unplugAfterSeconds = options.unplugAfterSeconds
         let table = try DriverTable.load(from: kernel)
@@ -234,10 +238,13 @@ public enum StandInUSBAdapter {
         name: "emulated-libusb:rtl8187", modelName: "the RTL8187L model",
         makeModel: { RTL8187Model(options: RTL8187Model.Options(air: .shared)) })
 
-    public static func descriptor(for chip: RTW88Chip) -> DeviceDescriptor {
+    /// `recordsTransmittedFrames` off for benchmarks (counting only).
+    public static func descriptor(for chip: RTW88Chip, recordsTransmittedFrames: Bool = true) -> DeviceDescriptor {
         descriptor(
             name: "emulated-libusb:\(chip.name)", modelName: "the \(chip.name.uppercased()) model",
-            makeModel: { RTW88Model(chip: chip, options: RTW88Model.Options(air: .shared)) },
+            makeModel: {
+                RTW88Model(chip: chip, options: RTW88Model.Options(recordsTransmittedFrames: recordsTransmittedFrames, air: .shared))
+            },
             firmware: [chip.firmwarePath: chip.syntheticFirmware()])
     }
 
@@ -245,7 +252,7 @@ public enum StandInUSBAdapter {
     /// will ask for; they are staged the way a real adapter's are, from a
     /// firmware directory made for this run.
     static func descriptor(
-        name: String, modelName: String, makeModel: @escaping @Sendable () -> any USBDevice,
+        name: String, modelName: String, makeModel: @escaping @Sendable () -> any USBDevice & EmulatedChip,
         firmware: [String: [UInt8]] = [:]
     ) -> DeviceDescriptor {
         DeviceDescriptor(
@@ -265,7 +272,7 @@ public enum StandInUSBAdapter {
                     kernel: kernel, selector: .firstSupported, options: options, devices: [adapter.info], context: nil,
                     openAdapter: { _, _ in adapter },
                     standInAir: options.simulatedTraffic ? EmulatedAir.traffic(on: .shared, answerLossPercent: options.airAnswerLossPercent) : nil,
-                    standInUnplug: { standIn?.unplug() }, displayName: name)
+                    standInChip: model, standInUnplug: { standIn?.unplug() }, displayName: name)
             })
     }
 

@@ -844,6 +844,9 @@ public enum RTL8187AirError: Error, Sendable, Equatable, CustomStringConvertible
     case badRate(index: Int, rateIndex: Int)
     case frameTooLong(index: Int, length: Int)
     case frameTooShort(index: Int, length: Int)
+    /// A frame of the shared air the RTL8225 cannot take (5 GHz, 40/80 MHz, HT/VHT).
+    case notDecodable
+    case offeredLoadUnsupported
 
     public var description: String {
         switch self {
@@ -854,6 +857,10 @@ public enum RTL8187AirError: Error, Sendable, Equatable, CustomStringConvertible
         case .frameTooLong(let index, let length):
             return "air frame \(index): \(length) bytes do not fit the driver's receive buffer "
                 + "(at most \(RTL8187Hardware.maximumReceivedFrameLength) bytes without FCS)"
+        case .offeredLoadUnsupported:
+            return "paced offered loads run on the rtw88 chips (their receive pipe models FIFO loss); use emulated:rtl8821au"
+        case .notDecodable:
+            return "the RTL8187 hears only legacy-rate 20 MHz frames on 2.4 GHz channels"
         case .frameTooShort(let index, let length):
             return "air frame \(index): \(length) bytes is shorter than an 802.11 header (10 bytes)"
         }

@@ -74,6 +74,11 @@ public final class RTW88Model: USBDevice, AirListener {
     /// Realtek's OUI with a fixed tail.
     public static let defaultMACAddress: [UInt8] = [0x00, 0xE0, 0x4C, 0x88, 0x21, 0xA1]
 
+    /// How long after a frame goes out its firmware TX report arrives (USB
+    /// and air time on hardware): reports of frames sent meanwhile share one
+    /// bulk IN transfer, so the driver handles them in one pass.
+    public static let transmitReportDelayNanoseconds: UInt64 = 200_000
+
     public static let receiveEndpoint: UInt8 = 0x81
     public static let transmitEndpoints: [UInt8] = [0x02, 0x03, 0x04]
     public static let interruptEndpoint: UInt8 = 0x85
@@ -205,12 +210,16 @@ public final class RTW88Model: USBDevice, AirListener {
     /// Benchmarks: `count` received frames built from `templates`, as fast
     /// as the driver takes them.
     public func startFlood(templates: [AirFrame], count: Int) {
-        let packets = templates.compactMap { frame -> ReceivePipe.Packet? in
+        receivePipe.startFlood(templates: encodedPackets(templates), count: count)
+    }
+
+    /// `templates` in the chip's RX format (frames with a rate it lacks are left out).
+    func encodedPackets(_ templates: [AirFrame]) -> [ReceivePipe.Packet] {
+        templates.compactMap { frame -> ReceivePipe.Packet? in
             guard let code = RTW88Formats.descriptorRate(frame.rate) else { return nil }
             return ReceivePipe.Packet(
-                bytes: RTW88Formats.receivedPacket(frame, rateCode: code, format: chip.phyStatusFormat), lossy: false)
+                bytes: RTW88Formats.receivedPacket(frame, rateCode: code, format: chip.phyStatusFormat), lossy: true)
         }
-        receivePipe.startFlood(templates: packets, count: count)
     }
 
     // MARK: USBDevice
@@ -321,7 +330,7 @@ public final class RTW88Model: USBDevice, AirListener {
         if refused { return .refused(USBErrno.noDevice) }
         // Outside our lock: other adapters' hear() takes theirs.
         options.air?.transmit(onAir, delivery: .live, from: self)
-        receivePipe.enqueue(reports)
+        receivePipe.enqueue(reports, after: Self.transmitReportDelayNanoseconds)
         return .completed(.success(actualLength: bytes.count))
     }
 

@@ -72,9 +72,29 @@ public final class ReceivePipe: Sendable {
         var next = 0
     }
 
+    /// Frames arriving at a fixed rate whatever the driver does (a paced
+    /// benchmark's air): each arrival goes into the FIFO, or is lost if the
+    /// FIFO is full, as on hardware.
+    private struct OfferedLoad {
+        var templates: [Packet]
+        var total: Int
+        let start: UInt64
+        let nanosecondsPerFrame: Double
+        var arrived = 0
+
+        func due(at now: UInt64) -> Int {
+            min(total, Int(Double(now &- start) / nanosecondsPerFrame) + 1)
+        }
+
+        var nextArrival: UInt64 { start + UInt64(Double(arrived) * nanosecondsPerFrame) }
+    }
+
     private struct State {
         var requests: [USBRequest] = []
+        var offered: OfferedLoad?
         var packets: [Packet] = []
+        /// Packets queued for later (`enqueue(_:after:)`), oldest first.
+        var deferred: [(due: UInt64, packets: [Packet])] = []
         var head = 0
         var queuedBytes = 0
         var flood: Flood?
@@ -86,6 +106,39 @@ public final class ReceivePipe: Sendable {
         var statistics = Statistics()
 
         var hasPackets: Bool { head < packets.count || (flood?.remaining ?? 0) > 0 }
+
+        /// Lets the offered load's frames that have arrived by `now` in: into
+        /// the receive URBs waiting (the host controller's pending IN tokens
+        /// take data as it comes), then the FIFO; the rest are lost.
+        mutating func admitOfferedLoad(now: UInt64, fifoBytes: Int, urbBytes: Int, extraURBs: Int = 0) {
+            let capacity = fifoBytes + (requests.count + extraURBs) * urbBytes
+            guard var load = offered else { return }
+            let due = load.due(at: now)
+            if due > load.arrived {
+                compact()
+                packets.reserveCapacity(packets.count + due - load.arrived)
+            }
+            while load.arrived < due {
+                let packet = load.templates[load.arrived % load.templates.count]
+                load.arrived += 1
+                if queuedBytes + packet.bytes.count > capacity {
+                    statistics.packetsOverflowed += 1
+                    continue
+                }
+                packets.append(packet)
+                queuedBytes += packet.bytes.count
+            }
+            offered = load.arrived < load.total ? load : nil
+        }
+
+        /// Moves deferred packets that are due into the queue.
+        mutating func promoteDeferred(now: UInt64) {
+            while let first = deferred.first, first.due <= now {
+                packets += first.packets
+                queuedBytes += first.packets.reduce(0) { $0 + $1.bytes.count }
+                deferred.removeFirst()
+            }
+        }
 
         mutating func compact() {
             if head > 0 && head * 2 >= packets.count {
@@ -131,6 +184,9 @@ public final class ReceivePipe: Sendable {
 
     public let layout: Layout
     private let fifoBytes: Int
+    /// How long an offered load's arrivals gather before the pipe collects
+    /// them (rtw88 chips aggregate RX by a timeout of this order).
+    static let aggregationNanoseconds: UInt64 = 100_000
     private let state = Mutex(State())
     private let link = Mutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
@@ -185,6 +241,26 @@ public final class ReceivePipe: Sendable {
         if wake { wakeup.signal() }
     }
 
+    /// Queues packets that become deliverable `delayNanoseconds` from now:
+    /// what a chip's firmware reports a little after the event (TX status),
+    /// so reports of frames sent meanwhile share one transfer and the
+    /// driver's report handling runs once for all of them.
+    public func enqueue(_ packets: [Packet], after delayNanoseconds: UInt64) {
+        guard !packets.isEmpty else { return }
+        let due = HostClock.monotonicNanoseconds() + delayNanoseconds
+        let wake = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            if let last = state.deferred.last, last.due + delayNanoseconds / 4 >= due {
+                // Close enough to the batch before: join it (fewer wake-ups).
+                state.deferred[state.deferred.count - 1].packets += packets
+                return false
+            }
+            state.deferred.append((due, packets))
+            return state.deferred.count == 1
+        }
+        if wake { wakeup.signal() }
+    }
+
     /// Sends `count` packets cycling through `templates` as fast as the
     /// driver returns URBs (benchmarks' unlimited air).
     public func startFlood(templates: [Packet], count: Int) {
@@ -193,8 +269,28 @@ public final class ReceivePipe: Sendable {
         wakeup.signal()
     }
 
+    /// Offers `count` packets cycled from `templates` at `framesPerSecond`
+    /// (paced benchmarks): they arrive on time whether or not the driver
+    /// keeps up; what the FIFO cannot hold is counted in
+    /// `statistics.packetsOverflowed`.
+    public func startOfferedLoad(templates: [Packet], count: Int, framesPerSecond: Double) {
+        guard !templates.isEmpty, count > 0, framesPerSecond > 0 else { return }
+        state.withLock { state in
+            state.offered = OfferedLoad(
+                templates: templates, total: count, start: HostClock.monotonicNanoseconds(),
+                nanosecondsPerFrame: 1e9 / framesPerSecond)
+        }
+        wakeup.signal()
+    }
+
+    /// Offered frames that have not arrived yet.
+    public var offeredLoadRemaining: Int { state.withLock { $0.offered.map { $0.total - $0.arrived } ?? 0 } }
+
     public func stopFlood() {
-        state.withLock { $0.flood = nil }
+        state.withLock { state in
+            state.flood = nil
+            state.offered = nil
+        }
     }
 
     /// Drops what waits (the chip's MAC was powered off or reset).
@@ -212,6 +308,7 @@ public final class ReceivePipe: Sendable {
         enum Decision { case refuse, queued(wake: Bool), deliver([Packet]) }
         let decision: Decision = state.withLock { state in
             guard !state.stopped else { return .refuse }
+            state.admitOfferedLoad(now: now, fifoBytes: fifoBytes, urbBytes: layout.maximumTransferBytes, extraURBs: 1)
             if !state.delivering, state.requests.isEmpty, let batch = state.takeBatch(layout: layout, now: now) {
                 state.delivering = true
                 return .deliver(batch)
@@ -248,6 +345,8 @@ public final class ReceivePipe: Sendable {
     public func reset() {
         state.withLock { state in
             state.requests.removeAll()
+            state.deferred.removeAll()
+            state.offered = nil
             state.packets.removeAll()
             state.head = 0
             state.queuedBytes = 0
@@ -317,12 +416,19 @@ public final class ReceivePipe: Sendable {
             enum Step { case deliver([Packet], USBRequest), wait(UInt64?), stop }
             let step: Step = state.withLock { state in
                 guard !state.stopped else { return .stop }
-                guard !state.delivering, !state.requests.isEmpty else { return .wait(nil) }
+                state.promoteDeferred(now: now)
+                state.admitOfferedLoad(now: now, fifoBytes: fifoBytes, urbBytes: layout.maximumTransferBytes)
+                // An offered load is collected every aggregation interval, as a
+                // chip's RX aggregation timer does, not per frame.
+                let nextArrival = state.offered.map { max($0.nextArrival, now + Self.aggregationNanoseconds) }
+                let nextDue = [state.deferred.first?.due, nextArrival].compactMap { $0 }.min()
+                guard !state.delivering, !state.requests.isEmpty else { return .wait(state.delivering ? nil : nextDue) }
                 if let batch = state.takeBatch(layout: layout, now: now) {
                     state.delivering = true
                     return .deliver(batch, state.requests.removeFirst())
                 }
-                return .wait(state.hasPackets ? state.nextReleaseNanoseconds : nil)
+                let release = state.hasPackets ? state.nextReleaseNanoseconds : nil
+                return .wait([release, nextDue].compactMap { $0 }.min())
             }
             switch step {
             case .stop:

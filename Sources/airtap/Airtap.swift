@@ -11,6 +11,14 @@ struct Airtap: ParsableCommand {
         subcommands: [
             CaptureCommand.self, InjectCommand.self, InfoCommand.self, DemoCommand.self, BenchCommand.self,
             KernelCommand.self, ListCommand.self, DriversCommand.self, BridgeCommand.self, TestInjectionCommand.self,
+            ExtcapCommand.self,
         ]
     )
+
+    /// Wireshark runs the installed extcap link with extcap arguments and
+    /// no subcommand: those go to `airtap extcap`.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        main(ExtcapCommand.isExtcapInvocation(arguments) ? ["extcap"] + arguments : arguments)
+    }
 }

@@ -38,6 +38,23 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("paced-size"), help: "Frame size of the paced run.")
     var pacedSize = 256
 
+    @Option(
+        name: .customLong("offered-rates"),
+        help: "Emulated rtw88 chips: paced RX runs at these offered rates (frames/s, comma-separated; empty: none).")
+    var offeredRates = ""
+
+    @Option(name: .customLong("offered-seconds"), help: "Length of each offered-load run.")
+    var offeredSeconds = 10.0
+
+    @Option(name: .customLong("offered-size"), help: "Frame size of the offered-load runs.")
+    var offeredSize = 1500
+
+    @Option(name: .customLong("offered-runs"), help: "Runs per offered rate (the median is reported, with min and max).")
+    var offeredRuns = 5
+
+    @Flag(name: .customLong("offered-max-search"), help: "Also search the highest offered rate held with zero loss.")
+    var offeredMaxSearch = false
+
     @Option(name: .customLong("output"), help: "Where the pcapng goes.")
     var output = "/dev/null"
 
@@ -51,6 +68,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         bootstrapLogging(verbose: verbose)
+        if device == Self.dumpcapAnchorDevice {
+            try runDumpcapAnchor()
+            return
+        }
         if let open = Self.emulatedBenchDevices[device] {
             try runEmulatedAdapterBench(open: open)
             return

@@ -78,11 +78,12 @@ struct CaptureCommand: ParsableCommand {
 /// a setup that fails after the output was created removes it again.
 /// Several `--device`s share one kernel and the one capture loop, each its
 /// own pcapng interface; `deviceChannelLists` (one per device) override
-/// `channelList`.
+/// `channelList`. `silentOnSuccess`: nothing on stderr unless something
+/// went wrong (an extcap's stderr reaches Wireshark as an error).
 func runCapture(
     deviceArguments: DeviceArguments, channelList: String, hopInterval: Double, limits: CaptureLimits,
     output: String, fileSettings: CaptureFileSettings = CaptureFileSettings(), quiet: Bool, collectSummary: Bool,
-    simulatedTraffic: Bool, deviceChannelLists: [String] = []
+    simulatedTraffic: Bool, silentOnSuccess: Bool = false, deviceChannelLists: [String] = []
 ) throws -> CaptureResult {
     let descriptors = try deviceArguments.descriptors()
     _ = try deviceArguments.parsedMonitorFlags()
@@ -160,7 +161,7 @@ func runCapture(
     } catch let error as CaptureOutputError {
         status.finish()
         if case .readerGone = error {
-            writeStandardError("airtap: \(error); capture stopped\n")
+            if !silentOnSuccess { writeStandardError("airtap: \(error); capture stopped\n") }
             throw ExitCode.success
         }
         throw error
@@ -169,13 +170,15 @@ func runCapture(
     let visited = result.channelsVisited.map { ChannelPlan.label(forFrequency: $0.frequency) }
     let paths = destination.writtenPaths
     let written = paths.count == 1 ? paths[0] : "\(paths.count) files: \(paths.joined(separator: " "))"
-    writeStandardError(
-        "airtap: captured \(result.frames) frames (\(result.bytes) bytes) in \(String(format1: result.elapsedSeconds)) s; "
-            + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
-            + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
-            + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
-    if devices.count > 1 {
-        for part in result.interfaces { writeStandardError(MultiDeviceCapture.report(part)) }
+    if !silentOnSuccess || result.stoppedByRemoval {
+        writeStandardError(
+            "airtap: captured \(result.frames) frames (\(result.bytes) bytes) in \(String(format1: result.elapsedSeconds)) s; "
+                + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
+                + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
+                + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
+        if devices.count > 1 {
+            for part in result.interfaces { writeStandardError(MultiDeviceCapture.report(part)) }
+        }
     }
     // Exit status 3 only when every device is gone: one that stays captured to the end.
     if result.stoppedByRemoval {

@@ -65,6 +65,11 @@ struct DeviceArguments: ParsableArguments {
         help: "Simulated devices (sim, emulated:*): percent of probe responses the air's access points fail to send (0-100).")
     var airLossPercent = 0
 
+    @Option(
+        name: .customLong("kernel-args"),
+        help: ArgumentHelp("Extra kernel command line (tests: lkl.test_panic_after=S, lkl.test_oops_after=S, lkl.test_hang_after=S).", visibility: .hidden))
+    var kernelArguments = ""
+
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
@@ -122,6 +127,7 @@ struct DeviceArguments: ParsableArguments {
             unplugAfterSeconds: try unplugTimes()[index] ?? unplugAfter,
             firmwareDirectory: firmwareDirectory, maxBulkTransferBytes: maxBulkTransferBytes)
         options.airAnswerLossPercent = airLossPercent
+        options.extraKernelCommandLine = kernelArguments
         return options
     }
 

@@ -11,7 +11,7 @@ import Wireless
 extension BenchCommand {
     /// The emulated adapters `bench` measures, by name, opened without
     /// background traffic and without recording transmitted frames.
-    static let emulatedBenchDevices: [String: @Sendable (Kernel) throws -> any EmulatedUSBAdapter] = [
+    static let emulatedBenchDevices: [String: @Sendable (Kernel) throws -> any RadioDevice] = [
         EmulatedRTL8187.descriptor.name: { kernel in
             try EmulatedRTL8187(
                 kernel: kernel, options: DeviceOptions(simulatedTraffic: false),
@@ -19,6 +19,11 @@ extension BenchCommand {
         },
         "emulated:rtl8821au": { kernel in try openBenchRTW88(.rtl8821au, kernel: kernel) },
         "emulated:rtl8821cu": { kernel in try openBenchRTW88(.rtl8821cu, kernel: kernel) },
+        // The real-adapter code path (LibUSBAdapter, event thread) with the model behind it.
+        "emulated-libusb:rtl8821au": { kernel in
+            try StandInUSBAdapter.descriptor(for: .rtl8821au, recordsTransmittedFrames: false).open(
+                on: kernel, options: DeviceOptions(simulatedTraffic: false))
+        },
     ]
 
     static func openBenchRTW88(_ chip: RTW88Chip, kernel: Kernel) throws -> EmulatedRTW88 {
@@ -40,9 +45,9 @@ extension BenchCommand {
     ///   returns receive URBs; the main thread captures to pcapng.
     /// * TX: the main thread injects on the monitor interface; the model
     ///   parses each bulk OUT URB and completes it (the ACK).
-    func runEmulatedAdapterBench(open: @Sendable (Kernel) throws -> any EmulatedUSBAdapter) throws {
+    func runEmulatedAdapterBench(open: @Sendable (Kernel) throws -> any RadioDevice) throws {
         _ = try FileCaptureOutput(path: output)
-        let label = self.device.replacingOccurrences(of: "emulated:", with: "")
+        let label = self.device.replacingOccurrences(of: "emulated:", with: "").replacingOccurrences(of: ":", with: "_")
         let maximumSize = self.device == EmulatedRTL8187.descriptor.name ? RTL8187Hardware.maximumReceivedFrameLength : 2304
         let frameSizes = try sizes.split(separator: ",").map { text -> Int in
             guard let size = Int(text), (24 + 8 + 4...maximumSize).contains(size) else {
@@ -55,7 +60,12 @@ extension BenchCommand {
         let adapter = try open(kernel)
         let bringUpCPU = processCPUSeconds() - cpuBefore
         do {
-            try measureAll(device: adapter, label: label, frameSizes: frameSizes, bringUpCPU: bringUpCPU)
+            guard let chip = emulatedChip(of: adapter), let bringUp = bringUpSeconds(of: adapter) else {
+                throw ValidationError("\(self.device) has no emulated chip to bench")
+            }
+            try measureAll(
+                BenchTarget(device: adapter, chip: chip, bringUpSeconds: bringUp), label: label, frameSizes: frameSizes,
+                bringUpCPU: bringUpCPU)
         } catch {
             adapter.shutdown()
             try? kernel.halt()
@@ -65,10 +75,18 @@ extension BenchCommand {
         try kernel.halt()
     }
 
-    private func measureAll(device: any EmulatedUSBAdapter, label: String, frameSizes: [Int], bringUpCPU: Double) throws {
+    /// A device under bench and its chip model's counters.
+    struct BenchTarget {
+        var device: any RadioDevice
+        var chip: any EmulatedChip
+        var bringUpSeconds: Double
+    }
+
+    private func measureAll(_ target: BenchTarget, label: String, frameSizes: [Int], bringUpCPU: Double) throws {
+        let device = target.device
         try device.tune(ChannelSpec(frequency: 2437))
         print("airtap bench: emulated \(label) -> kernel driver (virtual USB host controller) -> \(device.monitorInterface.name) -> pcapng (\(output))")
-        let wallMilliseconds = device.bringUpSeconds * 1000
+        let wallMilliseconds = target.bringUpSeconds * 1000
         print("bring-up (attach -> monitor interface up): \(String(format2: wallMilliseconds)) ms wall, "
             + "\(String(format2: bringUpCPU * 1000)) ms software (CPU), \(String(format2: wallMilliseconds - bringUpCPU * 1000)) ms waiting "
             + "(hub debounce, driver sleeps)")
@@ -81,13 +99,14 @@ extension BenchCommand {
 
         print("RX   SIZE   FRAMES    CAPTURED/S   CPU US/FRAME   KERNEL DROPS   LOST")
         for size in frameSizes {
-            let result = try measureReceive(device: device, frameSize: size, frameCount: frames)
+            let result = try measureReceive(target, frameSize: size, frameCount: frames)
             print("RX   " + result.row)
-            print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost)")
+            print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
         }
+        if !offeredRates.isEmpty { try runOfferedLoads(target, label: label) }
         print("TX   SIZE   FRAMES    SENT/S       CPU US/FRAME   ADAPTER SENT")
         for size in frameSizes {
-            let result = try measureTransmit(device: device, frameSize: size, frameCount: frames)
+            let result = try measureTransmit(target, frameSize: size, frameCount: frames)
             print("TX   " + String(size).padded(to: 7) + String(result.sent).padded(to: 10) + String(Int(result.perSecond)).padded(to: 13)
                 + String(format2: result.cpuMicrosecondsPerFrame).padded(to: 15) + String(result.transmitted))
             print("RESULT \(label)_tx size=\(size) injected_fps=\(Int(result.perSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) adapter_sent=\(result.transmitted)")
@@ -101,7 +120,7 @@ extension BenchCommand {
     }
 
     /// Cycles over the device's own bands: 1, 6, 11 and, with 5 GHz, 36 and 149 at 80 MHz.
-    func measureChannelSwitches(device: any EmulatedUSBAdapter, switches: Int) throws -> ChannelSwitchMeasurement {
+    func measureChannelSwitches(device: any RadioDevice, switches: Int) throws -> ChannelSwitchMeasurement {
         var specs = [2412, 2437, 2462].map { ChannelSpec(frequency: $0) }
         if device.wiphy.bands.contains(where: { $0.frequencies.contains { $0.mhz == 5180 } }) {
             specs += [ChannelSpec(frequency: 5180), ChannelSpec(frequency: 5745, width: .vht80)]
@@ -116,7 +135,9 @@ extension BenchCommand {
             channels: specs.map(\.description).joined(separator: ", "))
     }
 
-    func measureReceive(device: any EmulatedUSBAdapter, frameSize: Int, frameCount: Int) throws -> Measurement {
+    func measureReceive(_ target: BenchTarget, frameSize: Int, frameCount: Int) throws -> Measurement {
+        let device = target.device
+        let chip = target.chip
         let capture = try device.makeCapture(receiveBufferBytes: 64 << 20)
         defer { capture.close() }
         let writer = try PcapNGWriter(
@@ -129,27 +150,32 @@ extension BenchCommand {
                 frame: FrameBuilder.data(totalLength: frameSize, sequence: UInt16(index), marker: UInt32(index)),
                 rate: .legacy(kbps: 54000), signalDBm: -50)
         }
-        let deliveredBefore = device.adapterFramesDelivered
+        let deliveredBefore = chip.framesDelivered
+        let startSwitches = processContextSwitches()
         let startCPU = processCPUSeconds()
         let start = HostClock.monotonicNanoseconds()
-        try device.startAirFlood(templates, count: frameCount)
+        try chip.startAirFlood(templates, count: frameCount)
         var captured = 0
+        var batches = 0
         var lastArrival = start
         while true {
             let count = try writeNextBatch(from: capture, to: writer)
             captured += count
+            if count > 0 { batches += 1 }
             let now = HostClock.monotonicNanoseconds()
             if count > 0 { lastArrival = now }
-            if captured >= frameCount || (device.airFloodRemaining == 0 && now - lastArrival > 500_000_000) { break }
+            if captured >= frameCount || (chip.airFloodRemaining == 0 && now - lastArrival > 500_000_000) { break }
             if now - lastArrival > 5_000_000_000 { break }
         }
         let cpu = processCPUSeconds() - startCPU
-        device.stopAirFlood()
+        let switches = processContextSwitches() - startSwitches
+        chip.stopAirFlood()
         let statistics = try closeCapture(capture, writer: writer, delivered: captured)
-        let delivered = device.adapterFramesDelivered - deliveredBefore
+        let delivered = chip.framesDelivered - deliveredBefore
         return Measurement(
             frameSize: frameSize, sent: delivered, captured: captured, seconds: Double(lastArrival - start) / 1e9,
-            sendSeconds: Double(lastArrival - start) / 1e9, cpuSeconds: cpu, kernelDrops: statistics.dropped)
+            sendSeconds: Double(lastArrival - start) / 1e9, cpuSeconds: cpu, kernelDrops: statistics.dropped,
+            batches: batches, contextSwitches: switches)
     }
 
     struct TransmitMeasurement {
@@ -159,13 +185,15 @@ extension BenchCommand {
         var cpuMicrosecondsPerFrame: Double
     }
 
-    func measureTransmit(device: any EmulatedUSBAdapter, frameSize: Int, frameCount: Int) throws -> TransmitMeasurement {
+    func measureTransmit(_ target: BenchTarget, frameSize: Int, frameCount: Int) throws -> TransmitMeasurement {
+        let device = target.device
+        let chip = target.chip
         let injector = try device.makeInjector()
         defer { injector.close() }
         // 54 Mb/s, no ACK wanted: what a monitor-mode injector sends.
         let radiotap = RadiotapTransmitOptions(rate: 108, txFlags: RadiotapTransmitOptions.txFlagNoAck).encodedHeader
         let templates = (0..<16).map { radiotap + FrameBuilder.data(totalLength: frameSize, sequence: UInt16($0), marker: UInt32($0)) }
-        let transmittedBefore = device.adapterFramesTransmitted
+        let transmittedBefore = chip.framesTransmitted
         let startCPU = processCPUSeconds()
         let start = HostClock.monotonicNanoseconds()
         // Batches of sendmmsg, as `airtap inject` sends: the kernel's CPU changes hands once per batch.
@@ -175,11 +203,11 @@ extension BenchCommand {
             try injector.send(batch: batch)
             index += batch.count
         }
-        var transmitted = device.adapterFramesTransmitted - transmittedBefore
+        var transmitted = chip.framesTransmitted - transmittedBefore
         let deadline = HostClock.monotonicNanoseconds() + 2_000_000_000
         while transmitted < frameCount && HostClock.monotonicNanoseconds() < deadline {
             HostClock.sleep(seconds: 0.0005)
-            transmitted = device.adapterFramesTransmitted - transmittedBefore
+            transmitted = chip.framesTransmitted - transmittedBefore
         }
         let seconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
         let cpu = processCPUSeconds() - startCPU

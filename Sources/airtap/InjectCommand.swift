@@ -111,7 +111,8 @@ struct InjectCommand: ParsableCommand {
         let injector = try device.makeInjector()
         defer { injector.close() }
         // Drivers may send frames of their own at bring-up; count only ours.
-        let transmittedBeforeInjection = (device as? any EmulatedUSBAdapter)?.adapterFramesTransmitted ?? 0
+        let chip = emulatedChip(of: device)
+        let transmittedBeforeInjection = chip?.framesTransmitted ?? 0
         var sent = 0
         // One sendmmsg per batch: the kernel's CPU changes hands once per batch, not per frame.
         while sent < frames.count && !stopRequested.load(ordering: .relaxed) {
@@ -120,18 +121,18 @@ struct InjectCommand: ParsableCommand {
             sent += batch.count
         }
         writeStandardError("airtap: injected \(sent) of \(frames.count) frames on \(device.displayName), channel \(spec)\n")
-        if let emulated = device as? any EmulatedUSBAdapter {
+        if let chip {
             // The URB completion is the adapter's ACK: wait for the last one.
             let before = transmittedBeforeInjection
-            var transmitted = emulated.adapterFramesTransmitted - before
+            var transmitted = chip.framesTransmitted - before
             let deadline = HostClock.monotonicNanoseconds() + 2_000_000_000
             while transmitted < sent && HostClock.monotonicNanoseconds() < deadline {
                 HostClock.sleep(seconds: 0.005)
-                transmitted = emulated.adapterFramesTransmitted - before
+                transmitted = chip.framesTransmitted - before
             }
             writeStandardError(
-                "airtap: the \(emulated.name) model transmitted \(transmitted) frames on channel "
-                    + "\(emulated.adapterTuning) (\(emulated.adapterTransmitPath))\n")
+                "airtap: the \(device.name) model transmitted \(transmitted) frames on channel "
+                    + "\(chip.tuningDescription) (\(chip.transmitPath))\n")
         }
 
         guard let sim, let witness else { return }

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// How the kernel library can fail so that nothing in it can be trusted
+/// any more, and the exit status each gives the process (distinct from a
+/// command's own errors: 1 usage or setup, 3 adapter unplugged).
+public enum KernelFailure: Sendable, CustomStringConvertible {
+    /// panic() (BUG() ends in one too).
+    case panic
+    /// A fatal host signal while the library runs: a kernel oops (in this
+    /// architecture a bad pointer in kernel code faults the host process)
+    /// or a crash in host code.
+    case fatalSignal(Int32)
+    /// No syscall got through for this many seconds: the kernel's CPU is
+    /// held (a spinning task with interrupts off, a deadlock).
+    case stuck(seconds: Double)
+
+    /// EX_SOFTWARE, as before.
+    public static let panicExitStatus: Int32 = 70
+    public static let fatalSignalExitStatus: Int32 = 71
+    public static let stuckExitStatus: Int32 = 72
+
+    public var exitStatus: Int32 {
+        switch self {
+        case .panic: Self.panicExitStatus
+        case .fatalSignal: Self.fatalSignalExitStatus
+        case .stuck: Self.stuckExitStatus
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .panic:
+            return "kernel panic inside the library"
+        case .fatalSignal(let number):
+            let name = String(cString: strsignal(number))
+            return "fatal signal \(number) (\(name)) inside the process: a kernel oops or a crash"
+        case .stuck(let seconds):
+            return "the kernel made no progress for \(Int(seconds)) s (a syscall could not get its CPU): it is stuck"
+        }
+    }
+}
+
+/// What runs when the kernel fails, before the process exits: capture
+/// files are finished there (flushed, closed) so they stay complete and
+/// valid. Handlers run on the failing thread, with the kernel unusable:
+/// they must not make syscalls into the library, and must not wait long
+/// for locks (use `withLockIfAvailable`).
+public enum KernelFailureHandlers {
+    private static let handlers = Mutex<[Int: @Sendable (KernelFailure) -> Void]>([:])
+    private static let nextToken = Atomic<Int>(1)
+    private static let failing = Atomic<Bool>(false)
+
+    /// Adds a handler; returns the token `remove` takes.
+    @discardableResult
+    public static func add(_ handler: @escaping @Sendable (KernelFailure) -> Void) -> Int {
+        let token = nextToken.add(1, ordering: .relaxed).oldValue
+        handlers.withLock { $0[token] = handler }
+        return token
+    }
+
+    public static func remove(_ token: Int) {
+        _ = handlers.withLockIfAvailable { $0.removeValue(forKey: token) }
+    }
+
+    /// Runs the handlers once, reports `failure` with the kernel log tail on
+    /// standard error, and exits with its status. A second failure while
+    /// the first is being handled (a fault in a handler) exits at once.
+    public static func fail(_ failure: KernelFailure) -> Never {
+        if failing.exchange(true, ordering: .acquiringAndReleasing) { _exit(failure.exitStatus) }
+        // The lock may be held by a thread that will never run again: take a copy if free.
+        let current = handlers.withLockIfAvailable { Array($0.values) } ?? []
+        for handler in current { handler(failure) }
+        KernelConsole.reportFailureAndExit(failure)
+    }
+
+    // MARK: Fatal signals
+
+    private static let fatalSignals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGFPE]
+
+    /// Catches the signals a kernel oops (or any crash) raises, on an
+    /// alternate stack where the thread has one, so the handlers run and
+    /// the file is finished before the process ends.
+    static func installFatalSignalHandlers() {
+        let stackSize = 1 << 16
+        var stack = stack_t()
+        stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: stackSize, alignment: 16)
+        stack.ss_size = stackSize
+        stack.ss_flags = 0
+        sigaltstack(&stack, nil)
+        for number in fatalSignals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in KernelFailureHandlers.fail(.fatalSignal(number)) }
+            action.sa_flags = Int32(SA_ONSTACK) | Int32(bitPattern: UInt32(SA_NODEFER)) | Int32(bitPattern: UInt32(SA_RESETHAND))
+            sigemptyset(&action.sa_mask)
+            sigaction(number, &action, nil)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ArgumentParser
+import Capture
+import Foundation
+import LinuxKernel
+import TapBridge
+
+/// The anchor for the offered-load figures: the host kernel's own capture
+/// path at the same rates. A host TAP of link type radiotap receives the
+/// same radiotap + 802.11 frames (written into it at the offered rate, as
+/// if they arrived on that interface) and Wireshark's dumpcap captures
+/// them into pcapng. dumpcap's CPU per frame (its own user + system time)
+/// against airtap's (the whole process: chip model, kernel library, driver,
+/// capture, file) is the ratio BENCHMARKS.md states. The host kernel's
+/// receive work for a TAP write is charged to the writer, not to dumpcap,
+/// so the anchor is flattering to dumpcap.
+extension BenchCommand {
+    static let dumpcapAnchorDevice = "host-dumpcap"
+
+    func runDumpcapAnchor() throws {
+        guard !offeredRates.isEmpty else { throw ValidationError("--device \(Self.dumpcapAnchorDevice) needs --offered-rates") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dumpcap") else {
+            throw ValidationError("the dumpcap anchor needs Wireshark's dumpcap: sudo apt-get install -y wireshark-common")
+        }
+        let rates = try offeredRates.split(separator: ",").map { text -> Double in
+            guard let rate = Double(text), rate > 0 else { throw ValidationError("--offered-rates: \(text) is not a positive rate") }
+            return rate
+        }
+        let tap: HostTapInterface
+        do {
+            tap = try HostTapInterface.open(name: "airtapanchor0")
+        } catch {
+            throw ValidationError("the dumpcap anchor needs a host TAP interface: \(error)")
+        }
+        defer { tap.close() }
+        // A received frame as airtap captures it: radiotap (flags, rate, channel) + 802.11 data.
+        let radiotap: [UInt8] = [0, 0, 16, 0, 0x0E, 0, 0, 0, 0x10, 108, 0x85, 0x09, 0xA0, 0x00, 0, 0]
+        let frame = radiotap + FrameBuilder.data(totalLength: offeredSize, sequence: 1, marker: 0x414E_4348)
+        print("anchor: host TAP \(tap.name) (radiotap) -> host kernel -> dumpcap -> pcapng, \(offeredSize)-byte frames, "
+            + "\(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
+        // Frames neither captured nor counted by dumpcap were lost before its socket (the TAP queue, the backlog).
+        print("RATE/S     CAPTURED/OFFERED     DROPPED [MIN,MAX]   LOST BEFORE   CPU US/FRAME [MIN, MAX]")
+        for rate in rates {
+            var results: [(captured: Int, dropped: Int, cpuMicroseconds: Double)] = []
+            for _ in 0..<offeredRuns {
+                results.append(try measureDumpcap(tap: tap, frame: frame, framesPerSecond: rate))
+            }
+            let cpu = results.map(\.cpuMicroseconds).sorted()
+            let captured = results.map(\.captured).sorted()
+            let dropped = results.map(\.dropped).sorted()
+            let offered = Int(rate * offeredSeconds)
+            print(String(Int(rate)).padded(to: 11) + "\(captured[captured.count / 2])/\(offered)".padded(to: 21)
+                + "\(dropped[dropped.count / 2]) [\(dropped.first!),\(dropped.last!)]".padded(to: 20)
+                + String(offered - captured[captured.count / 2] - dropped[dropped.count / 2]).padded(to: 14)
+                + "\(String(format2: cpu[cpu.count / 2])) [\(String(format2: cpu.first!)), \(String(format2: cpu.last!))]")
+            print("RESULT dumpcap_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(captured[captured.count / 2]) offered=\(offered) dropped_max=\(dropped.last!) cpu_us_median=\(String(format2: cpu[cpu.count / 2])) cpu_us_min=\(String(format2: cpu.first!)) cpu_us_max=\(String(format2: cpu.last!))")
+        }
+    }
+
+    /// One run: dumpcap on the TAP, `offeredSeconds` of frames written at the
+    /// rate, then dumpcap stopped; its CPU from /proc and its closing counts.
+    private func measureDumpcap(tap: HostTapInterface, frame: [UInt8], framesPerSecond: Double) throws -> (captured: Int, dropped: Int, cpuMicroseconds: Double) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("airtap-anchor-\(getpid()).pcapng").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let dumpcap = Process()
+        dumpcap.executableURL = URL(fileURLWithPath: "/usr/bin/dumpcap")
+        dumpcap.arguments = ["-i", tap.name, "-w", output, "-B", "64"]
+        let errors = Pipe()
+        dumpcap.standardError = errors
+        dumpcap.standardOutput = FileHandle.nullDevice
+        try dumpcap.run()
+        // dumpcap says "Capturing on ..." once its socket is open.
+        var banner = Data()
+        let deadline = Date().addingTimeInterval(10)
+        while !String(decoding: banner, as: UTF8.self).contains("Capturing on"), Date() < deadline {
+            banner += errors.fileHandleForReading.availableData
+        }
+        let cpuBefore = Self.otherProcessCPUSeconds(pid: dumpcap.processIdentifier)
+        let count = Int(framesPerSecond * offeredSeconds)
+        let start = HostClock.monotonicNanoseconds()
+        var sent = 0
+        var failed: HostTapInterface.WriteOutcome?
+        frame.withUnsafeBytes { bytes in
+            while sent < count {
+                let due = min(count, Int(Double(HostClock.monotonicNanoseconds() - start) * framesPerSecond / 1e9) + 1)
+                while sent < due {
+                    let outcome = tap.write(bytes)
+                    if outcome != .written { failed = outcome }
+                    sent += 1
+                }
+                if sent < count { usleep(100) }
+            }
+        }
+        if let failed { writeStandardError("airtap bench: writing into \(tap.name) failed: \(failed)\n") }
+        HostClock.sleep(seconds: 0.5)
+        let cpu = Self.otherProcessCPUSeconds(pid: dumpcap.processIdentifier) - cpuBefore
+        kill(dumpcap.processIdentifier, SIGINT)
+        dumpcap.waitUntilExit()
+        let report = String(decoding: banner + errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // "Packets captured: N" (after a \r-updated counter on the same line) and
+        // "Packets received/dropped on interface 'x': N/D (...)".
+        func integer(after marker: String) -> Int? {
+            guard let range = report.range(of: marker, options: .backwards) else { return nil }
+            return Int(report[range.upperBound...].prefix { $0.isNumber })
+        }
+        let captured = integer(after: "Packets captured: ") ?? 0
+        let dropped = report.range(of: "received/dropped on interface", options: .backwards).flatMap { range -> Int? in
+            let rest = report[range.upperBound...]
+            guard let slash = rest.firstIndex(of: "/") else { return nil }
+            return Int(rest[rest.index(after: slash)...].prefix { $0.isNumber })
+        } ?? 0
+        return (captured, dropped, captured > 0 ? cpu * 1e6 / Double(captured) : 0)
+    }
+
+    /// utime + stime of another process, from /proc/PID/stat.
+    static func otherProcessCPUSeconds(pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import ArgumentParser
+import Capture
+import LinuxKernel
+import RadioDevices
+import SimulatedAir
+import USBDevices
+import Wireless
+
+/// Paced RX through the full USB path: the chip's air offers frames at a
+/// fixed rate whether or not the driver keeps up (what a real channel
+/// does), and every frame not in the capture file is accounted for: lost
+/// in the chip's FIFO (the driver did not return URBs in time), dropped by
+/// the kernel socket, or still unread.
+extension BenchCommand {
+    struct OfferedLoadResult {
+        var framesPerSecond: Double
+        var offered: Int
+        var captured: Int
+        var chipLost: Int
+        var kernelDrops: UInt64
+        var cpuSeconds: Double
+
+        var zeroLoss: Bool { captured == offered && chipLost == 0 && kernelDrops == 0 }
+        var cpuMicrosecondsPerFrame: Double { captured > 0 ? cpuSeconds * 1e6 / Double(captured) : 0 }
+    }
+
+    /// One run: `seconds` of `frameSize`-byte frames at `framesPerSecond`.
+    func measureOfferedLoad(
+        _ target: BenchTarget, framesPerSecond: Double, seconds: Double, frameSize: Int
+    ) throws -> OfferedLoadResult {
+        let device = target.device
+        let chip = target.chip
+        let capture = try device.makeCapture(receiveBufferBytes: 64 << 20)
+        defer { capture.close() }
+        let writer = try PcapNGWriter(
+            output: try FileCaptureOutput(path: output), interfaceName: device.monitorInterface.name,
+            interfaceDescription: device.interfaceDescription)
+        let templates = (0..<16).map { index in
+            AirFrame(
+                channel: AirChannel(primary: 6)!,
+                frame: FrameBuilder.data(totalLength: frameSize, sequence: UInt16(index), marker: UInt32(index)),
+                rate: .legacy(kbps: 54000), signalDBm: -50)
+        }
+        let count = Int(framesPerSecond * seconds)
+        let lostBefore = chip.airFramesLost
+        let startCPU = processCPUSeconds()
+        try chip.startOfferedAirLoad(templates, count: count, framesPerSecond: framesPerSecond)
+        var captured = 0
+        var lastArrival = HostClock.monotonicNanoseconds()
+        let deadline = lastArrival + UInt64((seconds + 10) * 1e9)
+        while true {
+            let batch = try writeNextBatch(from: capture, to: writer)
+            captured += batch
+            let now = HostClock.monotonicNanoseconds()
+            if batch > 0 { lastArrival = now }
+            // Everything offered has arrived, and the pipeline is quiet.
+            if chip.airFloodRemaining == 0 && now - lastArrival > 300_000_000 { break }
+            if captured + (chip.airFramesLost - lostBefore) >= count && now - lastArrival > 50_000_000 { break }
+            if now > deadline { break }
+        }
+        let cpu = processCPUSeconds() - startCPU
+        chip.stopAirFlood()
+        let statistics = try closeCapture(capture, writer: writer, delivered: captured)
+        return OfferedLoadResult(
+            framesPerSecond: framesPerSecond, offered: count, captured: captured, chipLost: chip.airFramesLost - lostBefore,
+            kernelDrops: statistics.dropped, cpuSeconds: cpu)
+    }
+
+    /// `runs` runs per rate, each row the median with min and max; then the
+    /// highest rate held with zero loss (×1.5 steps from the best zero-loss
+    /// rate, then halving the gap).
+    func runOfferedLoads(_ target: BenchTarget, label: String) throws {
+        let rates = try offeredRates.split(separator: ",").map { text -> Double in
+            guard let rate = Double(text), rate > 0 else { throw ValidationError("--offered-rates: \(text) is not a positive rate") }
+            return rate
+        }
+        print("offered load, \(offeredSize)-byte frames, \(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
+        print("RATE/S     CAPTURED/OFFERED     CHIP LOST [MIN,MAX]   KERNEL DROPS [MIN,MAX]   CPU US/FRAME [MIN, MAX]")
+        var bestZeroLoss: Double?
+        for rate in rates {
+            var results: [OfferedLoadResult] = []
+            for _ in 0..<offeredRuns {
+                results.append(try measureOfferedLoad(target, framesPerSecond: rate, seconds: offeredSeconds, frameSize: offeredSize))
+            }
+            let cpu = results.map(\.cpuMicrosecondsPerFrame).sorted()
+            let captured = results.map(\.captured).sorted()
+            let lost = results.map(\.chipLost).sorted()
+            let drops = results.map(\.kernelDrops).sorted()
+            print(String(Int(rate)).padded(to: 11) + "\(captured[captured.count / 2])/\(results[0].offered)".padded(to: 21)
+                + "\(lost[lost.count / 2]) [\(lost.first!),\(lost.last!)]".padded(to: 22)
+                + "\(drops[drops.count / 2]) [\(drops.first!),\(drops.last!)]".padded(to: 25)
+                + "\(String(format2: cpu[cpu.count / 2])) [\(String(format2: cpu.first!)), \(String(format2: cpu.last!))]")
+            print("RESULT \(label)_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(captured[captured.count / 2]) offered=\(results[0].offered) chip_lost_max=\(lost.last!) kernel_drops_max=\(drops.last!) cpu_us_median=\(String(format2: cpu[cpu.count / 2])) cpu_us_min=\(String(format2: cpu.first!)) cpu_us_max=\(String(format2: cpu.last!))")
+            if results.allSatisfy(\.zeroLoss) { bestZeroLoss = max(bestZeroLoss ?? 0, rate) }
+        }
+        guard offeredMaxSearch else { return }
+        var low = bestZeroLoss ?? 0
+        var high: Double?
+        var probe = (bestZeroLoss ?? rates.min()! / 1.5) * 1.5
+        for _ in 0..<8 {
+            let result = try measureOfferedLoad(target, framesPerSecond: probe, seconds: offeredSeconds, frameSize: offeredSize)
+            if result.zeroLoss { low = probe } else { high = probe }
+            guard let high else {
+                probe *= 1.5
+                continue
+            }
+            if high - low < max(low * 0.05, 1000) { break }
+            probe = (low + high) / 2
+        }
+        print("highest rate held with zero loss for \(offeredSeconds) s: \(Int(low)) frames/s"
+            + (high.map { " (\(Int($0)) lost frames)" } ?? " (the search did not find a limit)"))
+        print("RESULT \(label)_zero_loss_max fps=\(Int(low)) size=\(offeredSize) seconds=\(offeredSeconds)")
+    }
+}
