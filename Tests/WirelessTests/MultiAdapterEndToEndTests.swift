@@ -128,6 +128,27 @@ struct MultiAdapterEndToEndTests {
         #expect(file.statistics.reduce(0) { $0 + ($1.delivered ?? 0) } == UInt64(file.packets.count))
     }
 
+    @Test("the kernel panics mid-capture: the file is finished with every interface's statistics block")
+    func kernelFailure() async throws {
+        let scratch = try ToolRunner.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("panicked.pcapng").path
+        // 6 s after boot: both adapters are up and capturing by then.
+        let run = try await ToolRunner.airtap(
+            "capture", "--device", "emulated:rtl8187", "--device", "emulated:rtl8821au", "--channel", "6", "--duration", "30",
+            "-w", output, "--quiet", "--kernel-args", "lkl.test_panic_after=6")
+        #expect(run.status == 70, "\(run.diagnosis)")
+        let written = try #require(run.standardError.integer(after: "capture finished after the failure: "), "\(run.diagnosis)")
+        let file = try Self.readFile(output)
+        #expect(file.packets.count == written)
+        #expect(file.statistics.map(\.interfaceIndex).sorted() == [0, 1], "one statistics block per interface")
+        for interface in 0..<2 {
+            let frames = file.packets.filter { $0.interfaceIndex == interface }.count
+            #expect(frames > 0, "interface \(interface) captured before the panic")
+            #expect(file.statistics.first { $0.interfaceIndex == interface }?.delivered == UInt64(frames))
+        }
+    }
+
     @Test(
         "combinations that cannot work are refused before the kernel boots, naming the fix, leaving no file",
         arguments: [
