@@ -83,7 +83,7 @@ func runThreads() throws {
 
 /// Counts kernel processes (numeric /proc entries) and tasks (entries of
 /// each /proc/<pid>/task), so threads are counted whatever their grouping.
-private func countKernelTasks(_ kernel: Kernel) throws -> (processes: Int, tasks: Int) {
+func countKernelTasks(_ kernel: Kernel) throws -> (processes: Int, tasks: Int) {
     let pids = try kernel.directoryEntries(atPath: "/proc").map(\.name).filter(isNumeric)
     var tasks = 0
     for pid in pids {

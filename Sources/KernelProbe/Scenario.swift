@@ -62,6 +62,9 @@ enum Scenario: String, CaseIterable {
     case rtw88Transmit = "rtw88-tx"
     /// The RTL8187L model injects, the RTL8821AU model captures: one air, two drivers; extra: count.
     case rtw88SharedAir = "rtw88-air"
+    /// `make soak`: a long paced capture with injection and hops, checked for
+    /// growth, losses and kernel warnings; extra: seconds, sample seconds, frames/s, warm-up seconds.
+    case soak
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -91,6 +94,7 @@ enum Scenario: String, CaseIterable {
         case .rtl8187OverLibUSB: try runRTL8187OverLibUSB(arguments: extraArguments)
         case .usbDetachInFlight: try runUSBDetachInFlight(arguments: extraArguments)
         case .usbPorts: try runUSBPorts()
+        case .soak: try runSoak(arguments: extraArguments)
         }
     }
 }

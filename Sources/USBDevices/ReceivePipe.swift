@@ -63,6 +63,9 @@ public final class ReceivePipe: Sendable {
         public var transfersCompleted = 0
         /// Live packets lost to a full FIFO.
         public var packetsOverflowed = 0
+        /// Received frames (not firmware reports) dropped with the FIFO at a
+        /// retune or RX off (`discardPackets`), as a chip's baseband restart drops them.
+        public var framesDiscarded = 0
         public var cancelled = 0
     }
 
@@ -296,6 +299,7 @@ public final class ReceivePipe: Sendable {
     /// Drops what waits (the chip's MAC was powered off or reset).
     public func discardPackets() {
         state.withLock { state in
+            state.statistics.framesDiscarded += state.packets[state.head...].filter(\.stamped).count
             state.packets.removeAll()
             state.head = 0
             state.queuedBytes = 0
