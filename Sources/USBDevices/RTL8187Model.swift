@@ -177,6 +177,7 @@ public final class RTL8187Model: USBDevice, AirListener {
     public let deviceDescriptor: USBDeviceDescriptor
     public let configuration: USBConfigurationDescriptor
     public let strings: [UInt8: String]
+    private let standardRequests: StandardDeviceRequests
 
     private let state: Mutex<State>
     private let link = Mutex<USBDeviceLink?>(nil)
@@ -208,6 +209,7 @@ public final class RTL8187Model: USBDevice, AirListener {
         configuration = USBConfigurationDescriptor(value: 1, attributes: 0x80, maxPower: 250, interfaces: [interface])
         let serial = options.macAddress.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         strings = [1: "Manufacturer_Realtek", 2: "RTL8187_Wireless", 3: serial]
+        standardRequests = StandardDeviceRequests(deviceDescriptor: device, configuration: configuration, strings: strings)
         state = Mutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
         state.withLock { $0.loadFromEEPROM() }
         if let air = options.air {
@@ -554,8 +556,6 @@ public final class RTL8187Model: USBDevice, AirListener {
 
     private func handleControl(_ request: USBRequest, _ state: inout State) -> USBCompletion {
         let setup = request.setup
-        let reply = request.reply
-        let noData = USBCompletion.success(actualLength: 0)
 
         switch (setup.requestType, setup.request) {
         case (RTL8187Hardware.readRequestType, RTL8187Hardware.registerRequest):
@@ -585,44 +585,8 @@ public final class RTL8187Model: USBDevice, AirListener {
                 state.writeRegister(page: Int(setup.index), address: setup.value &+ UInt16(offset), value: byte)
             }
             return .success(actualLength: data.count)
-        case (0x80, USBStandardRequest.getStatus):
-            return reply([0x00, 0x00])  // bus-powered
-        case (0x81, USBStandardRequest.getStatus), (0x82, USBStandardRequest.getStatus):
-            return reply([0, 0])
-        case (0x02, USBStandardRequest.clearFeature):
-            return noData
-        case (0x80, USBStandardRequest.getDescriptor):
-            return descriptor(type: UInt8(setup.value >> 8), index: UInt8(truncatingIfNeeded: setup.value)).map(reply) ?? .stall
-        case (0x80, USBStandardRequest.getConfiguration):
-            return reply([state.configuration])
-        case (0x00, USBStandardRequest.setConfiguration):
-            guard setup.value == 0 || setup.value == UInt16(configuration.value) else { return .stall }
-            state.configuration = UInt8(setup.value)
-            return noData
-        case (0x81, USBStandardRequest.getInterface):
-            return setup.index == 0 && state.configuration != 0 ? reply([0]) : .stall
-        case (0x01, USBStandardRequest.setInterface):
-            return setup.index == 0 && setup.value == 0 && state.configuration != 0 ? noData : .stall
         default:
-            return .stall
-        }
-    }
-
-    private func descriptor(type: UInt8, index: UInt8) -> [UInt8]? {
-        switch type {
-        case USBDescriptorType.device:
-            return deviceDescriptor.bytes
-        case USBDescriptorType.configuration:
-            return index == 0 ? configuration.bytes() : nil
-        case USBDescriptorType.string:
-            if index == 0 { return USBStringDescriptor.languages() }
-            return strings[index].map(USBStringDescriptor.text)
-        case USBDescriptorType.deviceQualifier:
-            return deviceDescriptor.qualifierBytes()
-        case USBDescriptorType.otherSpeedConfiguration:
-            return index == 0 ? configuration.bytes(descriptorType: USBDescriptorType.otherSpeedConfiguration) : nil
-        default:
-            return nil
+            return standardRequests.answer(request, selectedConfiguration: &state.configuration) ?? .stall
         }
     }
 
