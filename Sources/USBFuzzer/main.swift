@@ -109,6 +109,12 @@ do {
     writeError("airtap-usb-fuzz: \(kind.rawValue): \(error)\n")
     _exit(1)
 }
+// libFuzzer keeps a crash handler that is already there, and the Swift
+// runtime's backtracer would be one: it must not catch the abort() that
+// reports a finding, or libFuzzer never saves the input.
+for deadlySignal in [SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP] {
+    signal(deadlySignal, SIG_DFL)
+}
 // libFuzzer ends with exit(): the summary comes from an exit handler.
 atexit {
     if let runner = activeRunner { writeError(runner.summary + "\n") }

@@ -24,18 +24,26 @@ public enum KnownKernelFindings {
         KnownKernelFinding(
             id: "F1",
             summary: "rtl8187 hands mac80211 the RX trailer's 4-bit rate index unchecked (12-15): WARN_ON in ieee80211_rx_list",
-            consoleSignature: "ieee80211_rx_list"),
+            // WARN lines carry file:line, not the function (no kallsyms).
+            consoleSignature: "WARNING: net/mac80211/rx.c:5697 "),
+        KnownKernelFinding(
+            id: "F2",
+            summary: "rtl8187 trims a frame to the RX trailer's 12-bit length unchecked: 0-4 bytes with RX_INCLUDES_FCS"
+                + " is mac80211's \"driver bug\" WARN_ON in ieee80211_rx_monitor",
+            consoleSignature: "WARNING: net/mac80211/rx.c:896 "),
     ]
 
-    static func matching(_ lines: [String]) -> KnownKernelFinding? {
-        all.first { finding in lines.contains { $0.contains(finding.consoleSignature) } }
+    /// The known finding a trouble report (its first line) belongs to.
+    static func matching(_ troubleLine: String) -> KnownKernelFinding? {
+        all.first { troubleLine.contains($0.consoleSignature) }
     }
 }
 
 /// What one input did to the kernel, as its console shows it.
 public enum KernelFindingVerdict: Sendable, Equatable {
     case clean
-    case known(id: String)
+    /// Every report of the input belongs to known findings.
+    case known(ids: [String])
     /// A new problem: the report to print before aborting.
     case new(report: String)
 }
@@ -51,12 +59,13 @@ public final class KernelFindingMonitor: Sendable {
         "WARNING:", "BUG:", "Oops", "kernel BUG at", "general protection fault", "Unable to handle",
         "list_add corruption", "list_del corruption", "refcount_t:", "UBSAN:", "KASAN:", "stack overflow",
         "INFO: task", "rcu: INFO:", "soft lockup", "hard LOCKUP", "possible circular locking",
-        "inconsistent lock state", "Call Trace:", "double free",
+        "inconsistent lock state", "double free",
     ]
 
     private struct State {
         var lines: [String] = []
-        var troubleLine: String?
+        /// The first line of each trouble report of the input.
+        var troubleLines: [String] = []
         var inputRunning = false
         var knownHits: [String: Int] = [:]
     }
@@ -84,14 +93,14 @@ public final class KernelFindingMonitor: Sendable {
         let isTrouble = Self.troubleMarkers.contains { line.contains($0) }
         state.withLock { state in
             if state.lines.count < maximumLinesPerInput { state.lines.append(line) }
-            if isTrouble && state.troubleLine == nil { state.troubleLine = line }
+            if isTrouble { state.troubleLines.append(line) }
         }
     }
 
     public func beginInput() {
         state.withLock { state in
             state.lines.removeAll(keepingCapacity: true)
-            state.troubleLine = nil
+            state.troubleLines.removeAll()
             state.inputRunning = true
         }
     }
@@ -99,24 +108,33 @@ public final class KernelFindingMonitor: Sendable {
     /// The console lines since `beginInput`.
     public var linesOfInput: [String] { state.withLock { $0.lines } }
 
-    /// Classifies the input just run. A trouble report takes a few lines
-    /// (the backtrace follows the WARNING line), so on trouble this waits a
-    /// moment for the rest before judging.
-    public func endInput() -> KernelFindingVerdict {
-        guard state.withLock({ $0.troubleLine }) != nil else {
+    /// Classifies the input just run; `harnessFinding` (a problem the
+    /// harness saw itself) counts as one more trouble report. A report takes
+    /// a few lines (WARN ends with "---[ end trace"), so on trouble this
+    /// waits briefly for the rest before judging.
+    public func endInput(harnessFinding: String? = nil) -> KernelFindingVerdict {
+        guard state.withLock({ !$0.troubleLines.isEmpty }) || harnessFinding != nil else {
             state.withLock { $0.inputRunning = false }
             return .clean
         }
-        HostClock.sleep(seconds: 0.05)
+        let deadline = HostClock.monotonicNanoseconds() + 50_000_000
+        while HostClock.monotonicNanoseconds() < deadline,
+            state.withLock({ $0.lines.last.map { !$0.contains("---[ end trace") } ?? true })
+        {
+            HostClock.sleep(seconds: 0.0005)
+        }
         return state.withLock { state in
             state.inputRunning = false
-            if let known = KnownKernelFindings.matching(state.lines) {
-                state.knownHits[known.id, default: 0] += 1
-                return .known(id: known.id)
+            let reports = state.troubleLines + (harnessFinding.map { [$0] } ?? [])
+            let known = reports.map(KnownKernelFindings.matching)
+            if known.allSatisfy({ $0 != nil }) {
+                let ids = known.compactMap { $0?.id }
+                for id in ids { state.knownHits[id, default: 0] += 1 }
+                return .known(ids: Array(Set(ids)).sorted())
             }
+            let unknown = zip(reports, known).first { $0.1 == nil }!.0
             return .new(
-                report: "kernel reported trouble: \(state.troubleLine ?? "")\n--- kernel console during the input ---\n"
-                    + state.lines.joined(separator: "\n"))
+                report: "\(unknown)\n--- kernel console during the input ---\n" + state.lines.joined(separator: "\n"))
         }
     }
 

@@ -17,11 +17,20 @@ public struct ReceiveFuzzSession {
     public let capture: PacketCapture
     /// Receive URBs the driver keeps submitted when nothing went wrong.
     public let poolSize: Int
+    /// Data shorter than this is completed as `completeShortTransfer` makes it
+    /// (see `ReceiveCompletionRecord`).
+    public let minimumTransferLength: Int
+    public let completeShortTransfer: @Sendable (ArraySlice<UInt8>) -> [UInt8]
 
-    public init(radio: any RadioDevice, tap: ReceiveEndpointTap, poolSize: Int) throws {
+    public init(
+        radio: any RadioDevice, tap: ReceiveEndpointTap, poolSize: Int, minimumTransferLength: Int = 0,
+        completeShortTransfer: @escaping @Sendable (ArraySlice<UInt8>) -> [UInt8] = { Array($0) }
+    ) throws {
         self.radio = radio
         self.tap = tap
         self.poolSize = poolSize
+        self.minimumTransferLength = minimumTransferLength
+        self.completeShortTransfer = completeShortTransfer
         // No coalescing wait: the harness asks (ppoll) before each receive.
         capture = try PacketCapture(
             kernel: radio.kernel, interfaceIndex: radio.monitorInterface.index, receiveBufferBytes: 4 << 20,
@@ -57,6 +66,10 @@ public final class ReceiveFuzzTarget: USBFuzzTarget {
         var bridgeRefusals = 0
         var framesCaptured = 0
         var refills = 0
+        var deliverNanoseconds: UInt64 = 0
+        var settleNanoseconds: UInt64 = 0
+        var drainNanoseconds: UInt64 = 0
+        var refillNanoseconds: UInt64 = 0
     }
 
     public init(
@@ -73,10 +86,16 @@ public final class ReceiveFuzzTarget: USBFuzzTarget {
     public var summary: String {
         "completions \(counters.completions), error completions \(counters.errorsDelivered), "
             + "refused by the bridge \(counters.bridgeRefusals), frames captured \(counters.framesCaptured), "
-            + "URB pool refills \(counters.refills) (\(refill == .replug ? "replug" : "interface restart"))"
+            + "URB pool refills \(counters.refills) (\(refill == .replug ? "replug" : "interface restart")); time in "
+            + "delivering \(Self.seconds(counters.deliverNanoseconds)) s, settling \(Self.seconds(counters.settleNanoseconds)) s, "
+            + "draining \(Self.seconds(counters.drainNanoseconds)) s, refilling \(Self.seconds(counters.refillNanoseconds)) s"
     }
 
+    static func seconds(_ nanoseconds: UInt64) -> String { String(format1: Double(nanoseconds) / 1e9) }
+
     public func run(_ input: [UInt8]) throws -> String? {
+        let started = HostClock.monotonicNanoseconds()
+        var refillTime: UInt64 = 0
         let records = ReceiveCompletionRecord.decode(input)
         let inputHasCanary = StaleDataCanary.occurs(in: input)
         // Successful transfers come back resubmitted; failed ones do not
@@ -84,7 +103,9 @@ public final class ReceiveFuzzTarget: USBFuzzTarget {
         var expectedHeld = session.tap.heldCount
         for record in records {
             if session.tap.heldCount == 0 {
+                let refillStarted = HostClock.monotonicNanoseconds()
                 try refillPool()
+                refillTime += HostClock.monotonicNanoseconds() - refillStarted
                 expectedHeld = session.tap.heldCount
             }
             guard let request = session.tap.take(newest: record.ending == .deliveredOutOfOrder) else {
@@ -103,25 +124,45 @@ public final class ReceiveFuzzTarget: USBFuzzTarget {
             }
             watchdog.progress("\(name): completed a receive URB, \(completion)")
         }
+        let delivered = HostClock.monotonicNanoseconds()
+        counters.refillNanoseconds += refillTime
+        counters.deliverNanoseconds += delivered - started - refillTime
         // Usually done already: the completion ran the driver on this thread.
+        // Drivers also drop URBs on bad data (rtl8187: shorter than its
+        // trailer), so "no change for a millisecond" settles it too.
         let deadline = HostClock.monotonicNanoseconds() + 50_000_000
-        while session.tap.heldCount < expectedHeld && HostClock.monotonicNanoseconds() < deadline {
+        var lastCount = session.tap.heldCount
+        var lastChange = HostClock.monotonicNanoseconds()
+        while lastCount < expectedHeld {
             HostClock.sleep(seconds: 0.0001)
+            let now = HostClock.monotonicNanoseconds()
+            let count = session.tap.heldCount
+            if count != lastCount {
+                lastCount = count
+                lastChange = now
+            } else if now - lastChange > 1_000_000 || now > deadline {
+                break
+            }
         }
+        let settled = HostClock.monotonicNanoseconds()
+        counters.settleNanoseconds += settled - delivered
         FuzzFeedback.hit(.completionOutcome, UInt64(session.tap.heldCount) << 8 | UInt64(records.count))
+        defer { counters.drainNanoseconds += HostClock.monotonicNanoseconds() - settled }
         return try drainCapture(inputHasCanary: inputHasCanary)
     }
 
     /// Writes the record's data (and the canary after it) into the URB's buffer.
     private func fill(_ request: USBRequest, with record: ReceiveCompletionRecord) -> USBCompletion {
         let buffer = request.bytes
-        let count = min(record.data.count, buffer.count)
+        let padded = record.ending != .deliveredUnpadded && record.data.count < session.minimumTransferLength
+        let data = padded ? session.completeShortTransfer(record.data[...]) : record.data
+        let count = min(data.count, buffer.count)
         if count > 0, let base = buffer.baseAddress {
-            record.data.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: count) }
+            data.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: count) }
         }
         StaleDataCanary.fill(buffer, from: count)
         switch record.ending {
-        case .delivered, .deliveredOutOfOrder: return .success(actualLength: count)
+        case .delivered, .deliveredUnpadded, .deliveredOutOfOrder: return .success(actualLength: count)
         case .overlong: return .success(actualLength: buffer.count + 1)
         case .failed(let errno): return .failure(errno, actualLength: count)
         }
@@ -185,6 +226,10 @@ public final class ReceiveFuzzTarget: USBFuzzTarget {
             let radio = session.radio
             try radio.control.setLinkUp(radio.monitorInterface, up: false)
             try radio.control.setLinkUp(radio.monitorInterface, up: true)
+            // The old socket saw the interface go down (ENETDOWN): a new one.
+            session = try ReceiveFuzzSession(
+                radio: radio, tap: session.tap, poolSize: session.poolSize, minimumTransferLength: session.minimumTransferLength,
+                completeShortTransfer: session.completeShortTransfer)
         case .replug:
             session.radio.shutdown()
             session = try openSession()

@@ -21,7 +21,9 @@ enum ReceiveTargets {
     static func rtl8187(kernel: Kernel, watchdog: FuzzWatchdog) throws -> ReceiveFuzzTarget {
         try ReceiveFuzzTarget(name: "rtl8187-rx", refill: .restartInterface, watchdog: watchdog) {
             let (radio, tap) = try openRTL8187(kernel: kernel, mode: .hold)
-            return try ReceiveFuzzSession(radio: radio, tap: tap, poolSize: rtl8187PoolSize)
+            return try ReceiveFuzzSession(
+                radio: radio, tap: tap, poolSize: rtl8187PoolSize, minimumTransferLength: RTL8187Hardware.receiveTrailerLength,
+                completeShortTransfer: rtl8187Frame)
         }
     }
 
@@ -30,6 +32,16 @@ enum ReceiveTargets {
             let (radio, tap) = try openRTW88(kernel: kernel, mode: .hold)
             return try ReceiveFuzzSession(radio: radio, tap: tap, poolSize: rtw88PoolSize)
         }
+    }
+
+    /// Short data as a frame of its own: the data, 4 bytes for the FCS and
+    /// an RX trailer saying so (length, rate index 0, one segment), so a
+    /// short record still reaches mac80211 instead of costing a URB.
+    @Sendable static func rtl8187Frame(_ data: ArraySlice<UInt8>) -> [UInt8] {
+        let flags = UInt32(data.count + 4) | RTL8187Hardware.receiveFlagFirstSegment | RTL8187Hardware.receiveFlagLastSegment
+        var transfer = Array(data) + [0, 0, 0, 0]
+        withUnsafeBytes(of: flags.littleEndian) { transfer += $0 }
+        return transfer + [UInt8](repeating: 0, count: RTL8187Hardware.receiveTrailerLength - 4)
     }
 
     static func openRTL8187(kernel: Kernel, mode: ReceiveEndpointTap.Mode) throws -> (EmulatedRTL8187, ReceiveEndpointTap) {
@@ -159,6 +171,7 @@ enum ReceiveTargets {
                     .init(ending: .deliveredOutOfOrder, data: transfers[0]),
                     .init(ending: .failed(USBErrno.protocolError), data: Array(transfers[1].prefix(16))),
                     .init(ending: .overlong, data: []),
+                    .init(ending: .deliveredUnpadded, data: Array(transfers[1].suffix(8))),
                     .init(data: transfers[1]),
                 ])))
         }

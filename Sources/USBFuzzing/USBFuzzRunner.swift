@@ -40,7 +40,7 @@ public final class USBFuzzRunner {
         monitor.beginInput()
         target = try kind.makeTarget(kernel: kernel, watchdog: watchdog)
         watchdog.inputFinished()
-        if case .new(let report) = monitor.endInput() { fail("during set-up: \(report)", input: nil) }
+        if case .new(let report) = monitor.endInput() { fail("during set-up: kernel reported trouble: \(report)", input: nil) }
     }
 
     /// One input, start to verdict.
@@ -57,15 +57,14 @@ public final class USBFuzzRunner {
         let stuck = liveness.check()
         watchdog.inputFinished()
         if let stuck { fail(stuck, input: input) }
-        let verdict = monitor.endInput()
-        var lines = monitor.linesOfInput
-        if let harnessFinding { lines.append(harnessFinding) }
-        if let known = KnownKernelFindings.matching(lines) {
-            if !savedKnown.contains(known.id) { saveKnown(known, input) }
-            return
+        switch monitor.endInput(harnessFinding: harnessFinding.map { "harness: \($0)" }) {
+        case .clean: break
+        case .known(let ids):
+            for id in ids where !savedKnown.contains(id) {
+                if let finding = KnownKernelFindings.all.first(where: { $0.id == id }) { saveKnown(finding, input) }
+            }
+        case .new(let report): fail(report, input: input)
         }
-        if let harnessFinding { fail(harnessFinding, input: input) }
-        if case .new(let report) = verdict { fail(report, input: input) }
     }
 
     /// The end-of-run line: inputs, rate, what the target did, known findings.
@@ -74,7 +73,6 @@ public final class USBFuzzRunner {
         let known = monitor.knownHits.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }
         return "airtap-usb-fuzz: \(kind.rawValue): \(inputsRun) inputs in \(String(format1: seconds)) s "
             + "(\(String(format1: Double(inputsRun) / max(seconds, 0.001))) exec/s incl. set-up); \(target.summary); "
-            + "kernel feature counters lit \(FuzzFeedback.activeCounters); "
             + "known findings: \(known.isEmpty ? "none" : known.joined(separator: ", ")); new findings: none"
     }
 

@@ -11,7 +11,7 @@ struct FuzzInputTests {
     func receiveRoundTrip() {
         let records: [ReceiveCompletionRecord] = [
             .init(data: [1, 2, 3]), .init(ending: .deliveredOutOfOrder, data: []),
-            .init(ending: .overlong, data: [9]), .init(ending: .failed(USBErrno.stall), data: [4, 5]),
+            .init(ending: .overlong, data: [9]), .init(ending: .deliveredUnpadded, data: [7]), .init(ending: .failed(USBErrno.stall), data: [4, 5]),
         ]
         #expect(ReceiveCompletionRecord.decode(ReceiveCompletionRecord.encode(records)) == records)
     }
