@@ -62,7 +62,7 @@ public final class EnumerationFuzzTarget: USBFuzzTarget {
                     outcome = "never-addressed"
                     break
                 }
-            } else if Double(now - last) / 1e9 > Self.quietSeconds {
+            } else if Double(now.subtractingClamped(last)) / 1e9 > Self.quietSeconds {
                 outcome = "quiet"
                 break
             }

@@ -58,15 +58,16 @@ public final class FuzzWatchdog: Sendable {
     private func watch() {
         while true {
             HostClock.sleep(seconds: 0.25)
-            let now = HostClock.monotonicNanoseconds()
+            // Snapshot first: an input starting meanwhile is then not in the future.
             let snapshot = state.withLock { $0 }
+            let now = HostClock.monotonicNanoseconds()
             guard let started = snapshot.inputStartedAt else { continue }
-            let running = Double(now - started) / 1e9
+            let running = Double(now.subtractingClamped(started)) / 1e9
             guard running > snapshot.limitSeconds else { continue }
             writeStandardError(
                 "airtap-usb-fuzz: FINDING: watchdog: \(snapshot.label) has run for \(Int(running)) s "
                     + "(limit \(Int(snapshot.limitSeconds)) s): the kernel is stuck\n"
-                    + "  last URB progress \(String(format1: Double(now - snapshot.lastProgressAt) / 1e9)) s ago (\(snapshot.progressNote))\n"
+                    + "  last URB progress \(String(format1: Double(now.subtractingClamped(snapshot.lastProgressAt)) / 1e9)) s ago (\(snapshot.progressNote))\n"
                     + "  \(liveness.report(now: now))\n"
                     + "--- kernel log tail ---\n\(KernelConsole.logTail)\n")
             abort()
@@ -110,7 +111,7 @@ public final class KernelLiveness: Sendable {
                 state.lastJiffies = ticks
                 state.lastChangeAt = now
             }
-            return (Double(now - state.lastChangeAt) / 1e9, state.lastJiffies)
+            return (Double(now.subtractingClamped(state.lastChangeAt)) / 1e9, state.lastJiffies)
         }
         guard changedAgo > stillLimitSeconds else { return nil }
         // An idle tickless kernel updates jiffies at its next interrupt: a
@@ -129,7 +130,7 @@ public final class KernelLiveness: Sendable {
 
     func report(now: UInt64) -> String {
         let snapshot = state.withLock { $0 }
-        return "jiffies last seen advancing \(String(format1: Double(now - snapshot.lastChangeAt) / 1e9)) s ago "
+        return "jiffies last seen advancing \(String(format1: Double(now.subtractingClamped(snapshot.lastChangeAt)) / 1e9)) s ago "
             + "(times() = \(snapshot.lastJiffies), \(snapshot.checks) checks)"
     }
 }
@@ -140,4 +141,9 @@ extension String {
         let tenths = Int((value * 10).rounded())
         self = "\(tenths / 10).\(abs(tenths % 10))"
     }
+}
+
+extension UInt64 {
+    /// self - other, or 0 when other is later (times read on different threads).
+    func subtractingClamped(_ other: UInt64) -> UInt64 { self > other ? self - other : 0 }
 }

@@ -31,6 +31,11 @@ public enum KnownKernelFindings {
             summary: "rtl8187 trims a frame to the RX trailer's 12-bit length unchecked: 0-4 bytes with RX_INCLUDES_FCS"
                 + " is mac80211's \"driver bug\" WARN_ON in ieee80211_rx_monitor",
             consoleSignature: "WARNING: net/mac80211/rx.c:896 "),
+        KnownKernelFinding(
+            id: "F4",
+            summary: "rtw88_usb's RX handler copies pkt_len + descriptor + drv_info bytes without checking they lie within"
+                + " the transfer: stale buffer contents (and past the 32 KiB buffer's end) go up as frame data",
+            consoleSignature: "rtw88-rx: stale data past actual_length"),
     ]
 
     /// The known finding a trouble report (its first line) belongs to.
@@ -118,7 +123,8 @@ public final class KernelFindingMonitor: Sendable {
             return .clean
         }
         let deadline = HostClock.monotonicNanoseconds() + 50_000_000
-        while HostClock.monotonicNanoseconds() < deadline,
+        let waitsForTrace = state.withLock { !$0.troubleLines.isEmpty }
+        while waitsForTrace, HostClock.monotonicNanoseconds() < deadline,
             state.withLock({ $0.lines.last.map { !$0.contains("---[ end trace") } ?? true })
         {
             HostClock.sleep(seconds: 0.0005)

@@ -11,7 +11,8 @@ import USBHost
 ///
 /// | kind        | completion |
 /// |-------------|------------|
-/// | 0x00...0xEE | success, actual_length = the data's length (clamped to the buffer; padded with zeros to the target's minimum) |
+/// | 0x00...0xED | success, actual_length = the data's length (clamped to the buffer; short data completed to the target's minimum; the target's known findings avoided) |
+/// | 0xEE        | as 0x00, without avoiding known findings (raw) |
 /// | 0xEF        | success with the data exactly as given, however short |
 /// | 0xF0        | success claiming one byte more than the buffer: the bridge refuses it and completes -EOVERFLOW |
 /// | 0xF1...0xFE | as 0x00, into the newest held URB rather than the oldest (out of order) |
@@ -27,6 +28,8 @@ public struct ReceiveCompletionRecord: Sendable, Equatable {
         case delivered
         /// Not padded to the target's minimum length.
         case deliveredUnpadded
+        /// Known findings not avoided.
+        case deliveredRaw
         case deliveredOutOfOrder
         case overlong
         case failed(Errno)
@@ -54,6 +57,7 @@ public struct ReceiveCompletionRecord: Sendable, Equatable {
         var reader = FuzzInputReader(bytes)
         return FuzzRecord.decodeAll(&reader, limit: maximumPerInput).map { record in
             switch record.kind {
+            case 0xEE: return ReceiveCompletionRecord(ending: .deliveredRaw, data: record.data)
             case 0xEF: return ReceiveCompletionRecord(ending: .deliveredUnpadded, data: record.data)
             case 0xF0: return ReceiveCompletionRecord(ending: .overlong, data: record.data)
             case 0xF1...0xFE: return ReceiveCompletionRecord(ending: .deliveredOutOfOrder, data: record.data)
@@ -72,6 +76,7 @@ public struct ReceiveCompletionRecord: Sendable, Equatable {
                 switch record.ending {
                 case .delivered: return FuzzRecord(kind: 0x00, data: record.data)
                 case .deliveredUnpadded: return FuzzRecord(kind: 0xEF, data: record.data)
+                case .deliveredRaw: return FuzzRecord(kind: 0xEE, data: record.data)
                 case .deliveredOutOfOrder: return FuzzRecord(kind: 0xF1, data: record.data)
                 case .overlong: return FuzzRecord(kind: 0xF0, data: record.data)
                 case .failed(let errno):

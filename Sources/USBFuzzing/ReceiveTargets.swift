@@ -23,7 +23,7 @@ enum ReceiveTargets {
             let (radio, tap) = try openRTL8187(kernel: kernel, mode: .hold)
             return try ReceiveFuzzSession(
                 radio: radio, tap: tap, poolSize: rtl8187PoolSize, minimumTransferLength: RTL8187Hardware.receiveTrailerLength,
-                completeShortTransfer: rtl8187Frame)
+                completeShortTransfer: rtl8187Frame, avoidKnownFindings: avoidRTL8187Findings)
         }
     }
 
@@ -42,6 +42,20 @@ enum ReceiveTargets {
         var transfer = Array(data) + [0, 0, 0, 0]
         withUnsafeBytes(of: flags.littleEndian) { transfer += $0 }
         return transfer + [UInt8](repeating: 0, count: RTL8187Hardware.receiveTrailerLength - 4)
+    }
+
+    /// Keeps the RX trailer's rate index below 12 (F1) and its length above
+    /// the FCS (F2): found, recorded, and each hit is a WARN (which can
+    /// take the library down, F5), so ordinary records stay clear of them
+    /// and raw ones (kind 0xEE) still reach them.
+    @Sendable static func avoidRTL8187Findings(_ transfer: inout [UInt8]) {
+        let at = transfer.count - RTL8187Hardware.receiveTrailerLength
+        guard at >= 0 else { return }
+        var flags = transfer[at..<(at + 4)].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
+        let rate = (flags >> 20) & 0xF
+        if rate > 11 { flags = flags & ~(0xF << 20) | (rate % 12) << 20 }
+        if flags & 0xFFF <= 4 { flags = flags & ~0xFFF | 5 }
+        for index in 0..<4 { transfer[at + index] = UInt8(truncatingIfNeeded: flags >> (8 * index)) }
     }
 
     static func openRTL8187(kernel: Kernel, mode: ReceiveEndpointTap.Mode) throws -> (EmulatedRTL8187, ReceiveEndpointTap) {
