@@ -104,7 +104,7 @@ fuzz: need-build fuzz-build
 		$(FUZZER) $$target -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$$work/artifacts/ $$work/corpus Tests/Fuzz/Corpus/$$target \
 			> $$work/fuzz.log 2>&1; rc=$$?; \
-		grep -E '^#[0-9]+ +(INITED|DONE)' $$work/fuzz.log | tail -1 | sed "s/^/$$target: last libFuzzer status: /"; \
+		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' $$work/fuzz.log | tail -1 | sed "s/^/$$target: last libFuzzer status: /"; \
 		grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' $$work/fuzz.log | sed "s/^/$$target: /"; \
 		grep -E '^airtap-usb-fuzz: (FINDING|ERROR|[a-z0-9-]+: [0-9]+ inputs)' $$work/fuzz.log | sed "s/^/$$target: /"; \
 		ls $$work/artifacts | sed "s|^|$$target: new finding input: $$work/artifacts/|"; \

@@ -36,6 +36,10 @@ public enum KnownKernelFindings {
             summary: "rtw88_usb's RX handler copies pkt_len + descriptor + drv_info bytes without checking they lie within"
                 + " the transfer: stale buffer contents (and past the 32 KiB buffer's end) go up as frame data",
             consoleSignature: "rtw88-rx: stale data past actual_length"),
+        KnownKernelFinding(
+            id: "F6",
+            summary: "rtw88 checks a firmware RA report's C2H length with WARN: device data triggers a kernel WARNING",
+            consoleSignature: "WARNING: drivers/net/wireless/realtek/rtw88/fw.c:208 "),
     ]
 
     /// The known finding a trouble report (its first line) belongs to.
