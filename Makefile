@@ -107,3 +107,33 @@ soak: need-build swift-release
 
 clean:
 	rm -rf build .build
+
+# USB fuzzing with libFuzzer (README, "Fuzzing"): each target for
+# FUZZ_SECONDS, corpora Tests/Fuzz/Corpus/TARGET (seeds, read) and
+# .build/fuzz/work/TARGET/corpus (what libFuzzer adds), crash inputs in
+# .build/fuzz/work/TARGET/artifacts, known findings' inputs in
+# .build/fuzz/findings/TARGET. FUZZ_TARGETS picks targets.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= enumeration rtl8187-rx rtw88-rx
+FUZZ_SCRATCH := .build/fuzz
+FUZZER := $(FUZZ_SCRATCH)/release/airtap-usb-fuzz
+
+.PHONY: fuzz fuzz-build
+# gold crashes linking libFuzzer's main beside SwiftPM's: lld links it.
+fuzz-build: kernel
+	swift build -c release --scratch-path $(FUZZ_SCRATCH) --product airtap-usb-fuzz \
+		-Xswiftc -sanitize=fuzzer -Xswiftc -DAIRTAP_LIBFUZZER -Xswiftc -use-ld=lld
+
+fuzz: need-build fuzz-build
+	@status=0; for target in $(FUZZ_TARGETS); do \
+		work=$(FUZZ_SCRATCH)/work/$$target; mkdir -p $$work/corpus $$work/artifacts; \
+		echo "== fuzz $$target for $(FUZZ_SECONDS) s"; \
+		$(FUZZER) $$target -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$$work/artifacts/ $$work/corpus Tests/Fuzz/Corpus/$$target \
+			> $$work/fuzz.log 2>&1; rc=$$?; \
+		grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' $$work/fuzz.log | tail -1 | sed "s/^/$$target: last libFuzzer status: /"; \
+		grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' $$work/fuzz.log | sed "s/^/$$target: /"; \
+		grep -E '^airtap-usb-fuzz: (FINDING|ERROR|[a-z0-9-]+: [0-9]+ inputs)' $$work/fuzz.log | sed "s/^/$$target: /"; \
+		ls $$work/artifacts | sed "s|^|$$target: new finding input: $$work/artifacts/|"; \
+		if [ $$rc -ne 0 ]; then echo "$$target: libFuzzer exited $$rc (log: $$work/fuzz.log)"; status=1; fi; \
+	done; exit $$status

@@ -227,6 +227,29 @@ let package = Package(
             path: "Sources/Airtap"
         ),
 
+        // libFuzzer "extra counters": kernel-observable features as coverage.
+        .target(name: "CFuzzFeedback", path: "Sources/CFuzzFeedback"),
+
+        // USB fuzz targets (enumeration, rtl8187 RX, rtw88 RX): fuzzing device
+        // models behind the virtual host controller, findings, watchdog, seeds.
+        .target(
+            name: "USBFuzzing",
+            dependencies: [
+                "CFuzzFeedback", "CLinuxKernel", "LinuxKernel", "USBHost", "USBDevices", "RadioDevices", "Capture",
+                "Wireless", "SimulatedAir", "KernelSockets",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/USBFuzzing"
+        ),
+
+        // The fuzzer: libFuzzer's driver when built with -sanitize=fuzzer
+        // (`make fuzz`), else a replay/seed tool over the same harness.
+        .executableTarget(
+            name: "airtap-usb-fuzz",
+            dependencies: ["USBFuzzing", "LinuxKernel"],
+            path: "Sources/USBFuzzer"
+        ),
+
         // README's library example, verbatim (a test compares and runs it).
         .executableTarget(
             name: "AirtapExample",
@@ -261,6 +284,16 @@ let package = Package(
                 "KernelProbe",
             ],
             path: "Tests/USBHostTests"
+        ),
+
+        .testTarget(
+            name: "USBFuzzTests",
+            dependencies: [
+                "USBFuzzing",
+                // Not imported: makes `swift test` build the fuzzer the smoke tests launch.
+                "airtap-usb-fuzz",
+            ],
+            path: "Tests/USBFuzzTests"
         ),
 
         .testTarget(

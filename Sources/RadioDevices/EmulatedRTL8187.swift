@@ -53,7 +53,10 @@ public final class EmulatedRTL8187: RadioDevice {
     /// MAC address against the EEPROM's, and brings it up in monitor mode.
     public init(
         kernel: Kernel, options: DeviceOptions, modelOptions: RTL8187Model.Options,
-        bindTimeoutSeconds: Double = 15
+        bindTimeoutSeconds: Double = 15,
+        /// What is plugged in: the model itself, or a device in front of it
+        /// (the fuzzer's, which feeds the driver's receive URBs itself).
+        inFrontOfModel: (@Sendable (RTL8187Model) -> any USBDevice)? = nil
     ) throws {
         self.kernel = kernel
         let control = try WirelessControl(kernel: kernel)
@@ -73,7 +76,7 @@ public final class EmulatedRTL8187: RadioDevice {
         let existing = Set(try control.interfaces().map(\.index))
         let start = HostClock.monotonicNanoseconds()
         do {
-            port = try controller.attach(model)
+            port = try controller.attach(inFrontOfModel?(model) ?? model)
         } catch {
             throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "cannot plug the adapter in: \(error)")
         }

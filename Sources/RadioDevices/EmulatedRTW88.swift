@@ -64,7 +64,10 @@ public final class EmulatedRTW88: RadioDevice {
     /// its MAC against the efuse's and brings it up in monitor mode.
     public init(
         kernel: Kernel, chip: RTW88Chip, options: DeviceOptions, modelOptions: RTW88Model.Options,
-        bindTimeoutSeconds: Double = 20
+        bindTimeoutSeconds: Double = 20,
+        /// What is plugged in: the model itself, or a device in front of it
+        /// (the fuzzer's, which feeds the driver's receive URBs itself).
+        inFrontOfModel: (@Sendable (RTW88Model) -> any USBDevice)? = nil
     ) throws {
         let name = "emulated:\(chip.name)"
         self.name = name
@@ -89,7 +92,7 @@ public final class EmulatedRTW88: RadioDevice {
 
         let start = HostClock.monotonicNanoseconds()
         do {
-            port = try controller.attach(model)
+            port = try controller.attach(inFrontOfModel?(model) ?? model)
         } catch {
             throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter in: \(error)")
         }

@@ -177,13 +177,15 @@ public final class RTL8187Model: USBDevice, AirListener {
     public let deviceDescriptor: USBDeviceDescriptor
     public let configuration: USBConfigurationDescriptor
     public let strings: [UInt8: String]
+    private let standardRequests: StandardDeviceRequests
 
     private let state: Mutex<State>
     private let link = Mutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
     private let workerStarted = Atomic<Bool>(false)
     private let workerFinished = DispatchSemaphore(value: 0)
-    private let startNanoseconds = HostClock.monotonicNanoseconds()
+    /// Bulk IN 1: one frame (+ FCS + trailer, MAC time patched in) per URB.
+    public let receivePipe: ReceivePipe
     /// Our id on `options.air` while we are on it.
     private let airMembership = Mutex<Int?>(nil)
 
@@ -208,7 +210,15 @@ public final class RTL8187Model: USBDevice, AirListener {
         configuration = USBConfigurationDescriptor(value: 1, attributes: 0x80, maxPower: 250, interfaces: [interface])
         let serial = options.macAddress.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         strings = [1: "Manufacturer_Realtek", 2: "RTL8187_Wireless", 3: serial]
+        standardRequests = StandardDeviceRequests(deviceDescriptor: device, configuration: configuration, strings: strings)
         state = Mutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
+        // No FIFO of its own in the model: a live frame is lost unless a URB waits for it.
+        receivePipe = ReceivePipe(
+            layout: ReceivePipe.Layout(
+                maximumTransferBytes: RTL8187Hardware.maximumReceivedFrameLength + 4 + RTL8187Hardware.receiveTrailerLength,
+                maximumPacketsPerTransfer: 1, timestampOffset: 8, timestampBytes: 8, timestampFromEnd: true),
+            fifoBytes: 0, threadName: "rtl8187-rx")
+        receivePipe.setPace(nanoseconds: options.airPaceNanoseconds)
         state.withLock { $0.loadFromEEPROM() }
         if let air = options.air {
             let id = air.join(self)
@@ -243,17 +253,21 @@ public final class RTL8187Model: USBDevice, AirListener {
     public var monitorMode: Bool { state.withLock { $0.receiveConfiguration & RTL8187Hardware.receiveConfigurationMonitor != 0 } }
     public var rfRegisters: [UInt16] { state.withLock { $0.rfRegisters } }
     public var statistics: Statistics {
-        state.withLock { state in
+        let pipe = receivePipe.statistics
+        return state.withLock { state in
             var statistics = state.statistics
             statistics.eepromWordsRead = state.eeprom.wordsRead
+            statistics.framesReceived = pipe.packetsDelivered
+            statistics.framesOverflowed = pipe.packetsOverflowed
+            statistics.cancelled += pipe.cancelled
             return statistics
         }
     }
     /// Receive URBs the driver has handed to the model and it still holds.
-    public var pendingReceiveRequests: Int { state.withLock { $0.receiveQueue.count } }
-    /// Scripted frames still waiting on the air.
-    public var framesWaitingOnAir: Int { state.withLock { $0.air.count - $0.airHead } }
-    public var floodRemaining: Int { state.withLock { $0.flood?.remaining ?? 0 } }
+    public var pendingReceiveRequests: Int { receivePipe.pendingRequests }
+    /// Scripted frames still waiting for a receive URB.
+    public var framesWaitingOnAir: Int { receivePipe.packetsWaiting }
+    public var floodRemaining: Int { receivePipe.floodRemaining }
 
     public var transmittedFrames: [RTL8187TransmittedFrame] { state.withLock { $0.transmitted } }
 
@@ -276,11 +290,20 @@ public final class RTL8187Model: USBDevice, AirListener {
         for (index, frame) in frames.enumerated() {
             encoded.append(try EncodedAirFrame(frame, index: index, lossy: policy == .live))
         }
-        state.withLock { state in
-            state.compactAir()
-            state.air += encoded
+        // Heard or not as the chip is configured now; a retune drops what waits.
+        let packets: [ReceivePipe.Packet] = state.withLock { state in
+            var packets: [ReceivePipe.Packet] = []
+            packets.reserveCapacity(encoded.count)
+            for frame in encoded {
+                guard state.hears(frame) else {
+                    state.statistics.framesNotHeard += 1
+                    continue
+                }
+                packets.append(ReceivePipe.Packet(bytes: frame.wire, lossy: frame.lossy))
+            }
+            return packets
         }
-        wakeup.signal()
+        receivePipe.enqueue(packets)
     }
 
     /// The shared air: frames an RTL8225 can take (2.4 GHz, 20 MHz, one of
@@ -297,22 +320,22 @@ public final class RTL8187Model: USBDevice, AirListener {
     /// receive URBs (the benchmark's unlimited air).
     public func startFlood(templates: [RTL8187AirFrame], count: Int) throws(RTL8187AirError) {
         guard !templates.isEmpty, count > 0 else { return }
-        var encoded: [EncodedAirFrame] = []
+        var encoded: [ReceivePipe.Packet] = []
         for (index, frame) in templates.enumerated() {
-            encoded.append(try EncodedAirFrame(frame, index: index, lossy: false))
+            encoded.append(ReceivePipe.Packet(bytes: try EncodedAirFrame(frame, index: index, lossy: false).wire, lossy: false))
         }
-        state.withLock { $0.flood = Flood(templates: encoded, remaining: count) }
-        wakeup.signal()
+        receivePipe.startFlood(templates: encoded, count: count)
     }
 
     public func stopFlood() {
-        state.withLock { $0.flood = nil }
+        receivePipe.stopFlood()
     }
 
     // MARK: USBDevice
 
     public func attached(_ link: USBDeviceLink) {
         self.link.withLock { $0 = link }
+        receivePipe.attached(link)
         guard !workerStarted.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let worker = Thread { [self] in
             runWorker()
@@ -327,8 +350,12 @@ public final class RTL8187Model: USBDevice, AirListener {
         case 0x00, 0x80:
             return .completed(state.withLock { state in
                 guard !state.stopped else { return .failure(USBErrno.shutdown) }
+                let wasTuned = state.tunedChannel
+                let wasReceiving = state.receiveEnabled
                 let completion = handleControl(request, &state)
                 if completion.error == USBErrno.stall { state.statistics.stalls += 1 }
+                // A retune or RX off: frames waiting for the old setting are gone.
+                if wasTuned != state.tunedChannel || (wasReceiving && !state.receiveEnabled) { receivePipe.discardPackets() }
                 return completion
             })
         case RTL8187Hardware.transmitEndpoint where request.type == .bulk:
@@ -352,17 +379,17 @@ public final class RTL8187Model: USBDevice, AirListener {
                 return .pending
             }
         case RTL8187Hardware.receiveEndpoint where request.type == .bulk:
-            return submitReceive(request)
+            let configured = state.withLock { $0.configuration != 0 && !$0.stopped }
+            return configured ? receivePipe.submit(request) : .refused(USBErrno.noDevice)
         default:
             return .refused(USBErrno.noEntry)
         }
     }
 
     public func cancel(_ handle: UInt64) {
+        if receivePipe.cancel(handle) { return }
         let removed = state.withLock { state -> Bool in
-            if let index = state.receiveQueue.firstIndex(where: { $0.handle == handle }) {
-                state.receiveQueue.remove(at: index)
-            } else if let index = state.transmitQueue.firstIndex(where: { $0.handle == handle }) {
+            if let index = state.transmitQueue.firstIndex(where: { $0.handle == handle }) {
                 state.transmitQueue.remove(at: index)
             } else {
                 return false
@@ -383,100 +410,33 @@ public final class RTL8187Model: USBDevice, AirListener {
         if let id = airMembership.withLock({ id in defer { id = nil }; return id }) { options.air?.leave(id) }
         state.withLock { state in
             state.stopped = true
-            state.receiveQueue.removeAll()
             state.transmitQueue.removeAll()
         }
         wakeup.signal()
-        // A delivery may be writing into a URB's buffer: after we return the
+        // Waits for a delivery writing into a URB's buffer: after we return the
         // bridge completes that URB and the kernel frees the buffer.
-        while state.withLock({ $0.filling }) {
-            HostClock.sleep(seconds: 20e-6)
-        }
+        receivePipe.stop()
         if workerStarted.load(ordering: .acquiring) {
             workerFinished.wait()
             workerFinished.signal()  // a second stop() must not hang
         }
     }
 
-    // MARK: Receive path
-
-    private func submitReceive(_ request: USBRequest) -> USBSubmitResult {
-        let now = HostClock.monotonicNanoseconds()
-        enum Decision { case refuse, queued(wakeWorker: Bool), deliver(EncodedAirFrame) }
-        let decision: Decision = state.withLock { state in
-            guard !state.stopped else { return .refuse }
-            guard state.configuration != 0 else { return .refuse }
-            if !state.delivering, let frame = state.takeFrameForReceiver(now: now) {
-                state.delivering = true
-                state.filling = true
-                return .deliver(frame)
-            }
-            state.receiveQueue.append(request)
-            return .queued(wakeWorker: state.hasWaitingFrames)
-        }
-        switch decision {
-        case .refuse:
-            return .refused(USBErrno.noDevice)
-        case .queued(let wakeWorker):
-            if wakeWorker { wakeup.signal() }
-            return .pending
-        case .deliver(let frame):
-            // Completed here, inside submit: the data is ready, so no thread
-            // hand-off. The bridge has already entered the URB in its table.
-            deliver(frame, into: request)
-            return .pending
-        }
-    }
-
-    /// Fills the URB and completes it; the caller set `delivering` and
-    /// `filling`. Only one delivery runs at a time, so frames reach the
-    /// kernel in air order.
-    private func deliver(_ frame: EncodedAirFrame, into request: USBRequest) {
-        let mactime = (HostClock.monotonicNanoseconds() - startNanoseconds) / 1000
-        let length = frame.write(into: request.bytes, mactime: mactime)
-        state.withLock { state in
-            state.filling = false
-            state.statistics.framesReceived += 1
-        }
-        if let link = link.withLock({ $0 }) {
-            // Detach may have completed it first (-ESHUTDOWN): nothing lost.
-            try? link.complete(request.handle, length.map { .success(actualLength: $0) } ?? .failure(USBErrno.overflow))
-        }
-        let more = state.withLock { state -> Bool in
-            state.delivering = false
-            return state.hasWaitingFrames && !state.receiveQueue.isEmpty
-        }
-        if more { wakeup.signal() }
-    }
-
     private enum WorkerStep {
         case acknowledge([(handle: UInt64, completion: USBCompletion)])
-        case deliver(EncodedAirFrame, USBRequest)
-        case wait(UInt64?)
+        case wait
         case stop
     }
 
     private func runWorker() {
         while true {
-            let now = HostClock.monotonicNanoseconds()
             let step: WorkerStep = state.withLock { state in
                 guard !state.stopped else { return .stop }
                 if !state.transmitQueue.isEmpty {
                     defer { state.transmitQueue.removeAll(keepingCapacity: true) }
                     return .acknowledge(state.transmitQueue)
                 }
-                // An inline delivery is running; it wakes us when it is done.
-                guard !state.delivering else { return .wait(nil) }
-                guard !state.receiveQueue.isEmpty else {
-                    state.dropUnreceivableLiveFrames()
-                    return .wait(nil)
-                }
-                if let frame = state.takeFrameForReceiver(now: now) {
-                    state.delivering = true
-                    state.filling = true
-                    return .deliver(frame, state.receiveQueue.removeFirst())
-                }
-                return .wait(state.hasWaitingFrames ? state.nextReleaseNanoseconds : nil)
+                return .wait
             }
             switch step {
             case .stop:
@@ -499,16 +459,8 @@ public final class RTL8187Model: USBDevice, AirListener {
                         try? link.complete(transmission.handle, transmission.completion)
                     }
                 }
-            case .deliver(let frame, let request):
-                deliver(frame, into: request)
-            case .wait(let until):
-                if let until, until > now {
-                    _ = wakeup.wait(timeout: .now() + .nanoseconds(Int(min(until - now, 1_000_000_000))))
-                } else if until != nil {
-                    continue
-                } else {
-                    wakeup.wait()
-                }
+            case .wait:
+                wakeup.wait()
             }
         }
     }
@@ -554,8 +506,6 @@ public final class RTL8187Model: USBDevice, AirListener {
 
     private func handleControl(_ request: USBRequest, _ state: inout State) -> USBCompletion {
         let setup = request.setup
-        let reply = request.reply
-        let noData = USBCompletion.success(actualLength: 0)
 
         switch (setup.requestType, setup.request) {
         case (RTL8187Hardware.readRequestType, RTL8187Hardware.registerRequest):
@@ -585,54 +535,12 @@ public final class RTL8187Model: USBDevice, AirListener {
                 state.writeRegister(page: Int(setup.index), address: setup.value &+ UInt16(offset), value: byte)
             }
             return .success(actualLength: data.count)
-        case (0x80, USBStandardRequest.getStatus):
-            return reply([0x00, 0x00])  // bus-powered
-        case (0x81, USBStandardRequest.getStatus), (0x82, USBStandardRequest.getStatus):
-            return reply([0, 0])
-        case (0x02, USBStandardRequest.clearFeature):
-            return noData
-        case (0x80, USBStandardRequest.getDescriptor):
-            return descriptor(type: UInt8(setup.value >> 8), index: UInt8(truncatingIfNeeded: setup.value)).map(reply) ?? .stall
-        case (0x80, USBStandardRequest.getConfiguration):
-            return reply([state.configuration])
-        case (0x00, USBStandardRequest.setConfiguration):
-            guard setup.value == 0 || setup.value == UInt16(configuration.value) else { return .stall }
-            state.configuration = UInt8(setup.value)
-            return noData
-        case (0x81, USBStandardRequest.getInterface):
-            return setup.index == 0 && state.configuration != 0 ? reply([0]) : .stall
-        case (0x01, USBStandardRequest.setInterface):
-            return setup.index == 0 && setup.value == 0 && state.configuration != 0 ? noData : .stall
         default:
-            return .stall
-        }
-    }
-
-    private func descriptor(type: UInt8, index: UInt8) -> [UInt8]? {
-        switch type {
-        case USBDescriptorType.device:
-            return deviceDescriptor.bytes
-        case USBDescriptorType.configuration:
-            return index == 0 ? configuration.bytes() : nil
-        case USBDescriptorType.string:
-            if index == 0 { return USBStringDescriptor.languages() }
-            return strings[index].map(USBStringDescriptor.text)
-        case USBDescriptorType.deviceQualifier:
-            return deviceDescriptor.qualifierBytes()
-        case USBDescriptorType.otherSpeedConfiguration:
-            return index == 0 ? configuration.bytes(descriptorType: USBDescriptorType.otherSpeedConfiguration) : nil
-        default:
-            return nil
+            return standardRequests.answer(request, selectedConfiguration: &state.configuration) ?? .stall
         }
     }
 
     // MARK: State
-
-    private struct Flood {
-        var templates: [EncodedAirFrame]
-        var remaining: Int
-        var next = 0
-    }
 
     private struct State {
         var registers = [UInt8](repeating: 0, count: 4 << 16)
@@ -646,22 +554,12 @@ public final class RTL8187Model: USBDevice, AirListener {
         let asicRevision: UInt8
         let recordsTransmittedFrames: Bool
         let transmittedCapacity: Int
-        let paceNanoseconds: UInt64
         let completesTransmitInline: Bool
         var configuration: UInt8 = 0
         var stopped = false
 
-        var receiveQueue: [USBRequest] = []
         /// Transmitted URBs waiting for their acknowledgement from the worker.
         var transmitQueue: [(handle: UInt64, completion: USBCompletion)] = []
-        var air: [EncodedAirFrame] = []
-        var airHead = 0
-        var flood: Flood?
-        var nextReleaseNanoseconds: UInt64 = 0
-        /// A delivery (fill + complete) is running: at most one at a time.
-        var delivering = false
-        /// A delivery is writing a URB buffer.
-        var filling = false
 
         var transmitted: [RTL8187TransmittedFrame] = []
         var statistics = Statistics()
@@ -672,7 +570,6 @@ public final class RTL8187Model: USBDevice, AirListener {
             asicRevision = options.asicRevision & 0x3
             recordsTransmittedFrames = options.recordsTransmittedFrames
             transmittedCapacity = options.transmittedFrameCapacity
-            paceNanoseconds = options.airPaceNanoseconds
             completesTransmitInline = options.completesTransmitInline
         }
 
@@ -769,15 +666,6 @@ public final class RTL8187Model: USBDevice, AirListener {
 
         // Air
 
-        var hasWaitingFrames: Bool { airHead < air.count || (flood?.remaining ?? 0) > 0 }
-
-        mutating func compactAir() {
-            if airHead > 0 && airHead * 2 >= air.count {
-                air.removeFirst(airHead)
-                airHead = 0
-            }
-        }
-
         /// Would the adapter, as configured now, receive this frame?
         func hears(_ frame: EncodedAirFrame) -> Bool {
             guard receiveEnabled, let tunedChannel, frame.channel == tunedChannel else { return false }
@@ -796,46 +684,6 @@ public final class RTL8187Model: USBDevice, AirListener {
             return receiver[0] & 1 != 0 || receiver == Array(registers[index(0, RTL8187Hardware.macAddress)..<index(0, RTL8187Hardware.macAddress + 6)])
         }
 
-        /// The next frame for a waiting receive URB, skipping those the
-        /// adapter cannot hear; nil if none is due.
-        mutating func takeFrameForReceiver(now: UInt64) -> EncodedAirFrame? {
-            while airHead < air.count {
-                let frame = air[airHead]
-                guard hears(frame) else {
-                    airHead += 1
-                    statistics.framesNotHeard += 1
-                    continue
-                }
-                if paceNanoseconds > 0 {
-                    guard now >= nextReleaseNanoseconds else { return nil }
-                    nextReleaseNanoseconds = now + paceNanoseconds
-                }
-                airHead += 1
-                return frame
-            }
-            guard var flood, flood.remaining > 0, receiveEnabled, tunedChannel != nil else { return nil }
-            let frame = flood.templates[flood.next]
-            flood.next = (flood.next + 1) % flood.templates.count
-            flood.remaining -= 1
-            self.flood = flood.remaining > 0 ? flood : nil
-            return frame
-        }
-
-        /// Live frames nobody is waiting for are lost; scripted frames the
-        /// adapter cannot hear go too.
-        mutating func dropUnreceivableLiveFrames() {
-            while airHead < air.count {
-                let frame = air[airHead]
-                if !hears(frame) {
-                    statistics.framesNotHeard += 1
-                } else if frame.lossy {
-                    statistics.framesOverflowed += 1
-                } else {
-                    return
-                }
-                airHead += 1
-            }
-        }
     }
 }
 
@@ -911,17 +759,6 @@ struct EncodedAirFrame: Sendable {
         wire.append(0)  // reserved
         wire.appendLittleEndianValue(UInt64(0))  // mac_time, patched at delivery
         self.wire = wire
-    }
-
-    /// Copies into a receive URB's buffer; returns the length, or nil when
-    /// the buffer is too small (the URB then completes with -EOVERFLOW).
-    func write(into buffer: UnsafeMutableRawBufferPointer, mactime: UInt64) -> Int? {
-        guard buffer.count >= wire.count, let base = buffer.baseAddress else { return nil }
-        wire.withUnsafeBytes { source in
-            base.copyMemory(from: source.baseAddress!, byteCount: source.count)
-        }
-        base.storeBytes(of: mactime.littleEndian, toByteOffset: wire.count - 8, as: UInt64.self)
-        return wire.count
     }
 }
 

@@ -89,6 +89,7 @@ public final class RTW88Model: USBDevice, AirListener {
     public let deviceDescriptor: USBDeviceDescriptor
     public let configuration: USBConfigurationDescriptor
     public let strings: [UInt8: String]
+    private let standardRequests: StandardDeviceRequests
     public let receivePipe: ReceivePipe
 
     private struct State {
@@ -130,6 +131,7 @@ public final class RTW88Model: USBDevice, AirListener {
             return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
         }.joined()
         strings = [1: "Realtek", 2: chip.product, 3: serial]
+        standardRequests = StandardDeviceRequests(deviceDescriptor: device, configuration: configuration, strings: strings)
         state = Mutex(State(registers: RTW88Registers(chip: chip, macAddress: options.macAddress)))
         receivePipe = ReceivePipe(
             layout: ReceivePipe.Layout(
@@ -338,8 +340,6 @@ public final class RTW88Model: USBDevice, AirListener {
 
     private func handleControl(_ request: USBRequest, _ state: inout State) -> USBCompletion {
         let setup = request.setup
-        let reply = request.reply
-        let noData = USBCompletion.success(actualLength: 0)
         switch (setup.requestType, setup.request) {
         case (0xC0, 0x05):
             guard setup.index == 0, setup.length >= 1, request.length >= Int(setup.length), let buffer = request.buffer,
@@ -363,44 +363,8 @@ public final class RTW88Model: USBDevice, AirListener {
                 receivePipe.discardPackets()
             }
             return .success(actualLength: Int(setup.length))
-        case (0x80, USBStandardRequest.getStatus):
-            return reply([0x00, 0x00])
-        case (0x81, USBStandardRequest.getStatus), (0x82, USBStandardRequest.getStatus):
-            return reply([0, 0])
-        case (0x02, USBStandardRequest.clearFeature):
-            return noData
-        case (0x80, USBStandardRequest.getDescriptor):
-            return descriptor(type: UInt8(setup.value >> 8), index: UInt8(truncatingIfNeeded: setup.value)).map(reply) ?? .stall
-        case (0x80, USBStandardRequest.getConfiguration):
-            return reply([state.configuration])
-        case (0x00, USBStandardRequest.setConfiguration):
-            guard setup.value == 0 || setup.value == UInt16(configuration.value) else { return .stall }
-            state.configuration = UInt8(setup.value)
-            return noData
-        case (0x81, USBStandardRequest.getInterface):
-            return setup.index == 0 && state.configuration != 0 ? reply([0]) : .stall
-        case (0x01, USBStandardRequest.setInterface):
-            return setup.index == 0 && setup.value == 0 && state.configuration != 0 ? noData : .stall
         default:
-            return .stall
-        }
-    }
-
-    private func descriptor(type: UInt8, index: UInt8) -> [UInt8]? {
-        switch type {
-        case USBDescriptorType.device:
-            return deviceDescriptor.bytes
-        case USBDescriptorType.configuration:
-            return index == 0 ? configuration.bytes() : nil
-        case USBDescriptorType.string:
-            if index == 0 { return USBStringDescriptor.languages() }
-            return strings[index].map(USBStringDescriptor.text)
-        case USBDescriptorType.deviceQualifier:
-            return deviceDescriptor.qualifierBytes()
-        case USBDescriptorType.otherSpeedConfiguration:
-            return index == 0 ? configuration.bytes(descriptorType: USBDescriptorType.otherSpeedConfiguration) : nil
-        default:
-            return nil
+            return standardRequests.answer(request, selectedConfiguration: &state.configuration) ?? .stall
         }
     }
 }

@@ -232,7 +232,8 @@ public final class ReceivePipe: Sendable {
             guard !state.stopped else { return false }
             state.compact()
             for packet in packets {
-                if packet.lossy && state.queuedBytes + packet.bytes.count > fifoBytes {
+                // Room: the FIFO, and the receive URBs waiting (the host controller's IN tokens take data at once).
+                if packet.lossy && state.queuedBytes + packet.bytes.count > fifoBytes + state.requests.count * layout.maximumTransferBytes {
                     state.statistics.packetsOverflowed += 1
                     continue
                 }
@@ -306,18 +307,21 @@ public final class ReceivePipe: Sendable {
         }
     }
 
-    /// A receive URB from the driver (kernel context: never blocks).
+    /// A receive URB from the driver (kernel context: never blocks). When
+    /// data is ready it is delivered here, on this thread, into the oldest
+    /// waiting URB (URBs complete in submission order, as a host controller
+    /// completes an endpoint's): no hand-off to the pipe's thread.
     public func submit(_ request: USBRequest) -> USBSubmitResult {
         let now = HostClock.monotonicNanoseconds()
-        enum Decision { case refuse, queued(wake: Bool), deliver([Packet]) }
+        enum Decision { case refuse, queued(wake: Bool), deliver([Packet], USBRequest) }
         let decision: Decision = state.withLock { state in
             guard !state.stopped else { return .refuse }
-            state.admitOfferedLoad(now: now, fifoBytes: fifoBytes, urbBytes: layout.maximumTransferBytes, extraURBs: 1)
-            if !state.delivering, state.requests.isEmpty, let batch = state.takeBatch(layout: layout, now: now) {
-                state.delivering = true
-                return .deliver(batch)
-            }
             state.requests.append(request)
+            state.admitOfferedLoad(now: now, fifoBytes: fifoBytes, urbBytes: layout.maximumTransferBytes)
+            if !state.delivering, let batch = state.takeBatch(layout: layout, now: now) {
+                state.delivering = true
+                return .deliver(batch, state.requests.removeFirst())
+            }
             return .queued(wake: state.hasPackets && !state.delivering)
         }
         switch decision {
@@ -326,9 +330,9 @@ public final class ReceivePipe: Sendable {
         case .queued(let wake):
             if wake { wakeup.signal() }
             return .pending
-        case .deliver(let batch):
-            // Completed here: the data is ready, so no thread hand-off.
-            deliver(batch, into: request)
+        case .deliver(let batch, let oldest):
+            // The bridge has already entered this URB (and the oldest) in its table.
+            deliver(batch, into: oldest)
             return .pending
         }
     }
