@@ -117,7 +117,7 @@ struct EmulatedRTW88EndToEndTests {
         let scratch = try ToolRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
         let output = scratch.appendingPathComponent("demo.pcapng").path
-        let run = try await ToolRunner.airtap("demo", "-w", output, "--duration", "3")
+        let run = try await ToolRunner.airtap("demo", "-w", output, "--duration", "5")
         try #require(run.succeeded, "\(run.diagnosis)")
         #expect(run.standardError.contains("capturing on emulated:rtl8821au"), "\(run.diagnosis)")
         for ssid in ["airtap-home", "CoffeeShop Guest", "Printer-Direct", "Office-5G", "Campus-VHT"] {

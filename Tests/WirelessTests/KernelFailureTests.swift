@@ -17,14 +17,14 @@ struct KernelFailureTests {
         var testDescription: String { trigger }
     }
 
-    // 5 s after boot: the adapter is up and capturing by then even on a loaded machine.
+    // 10 s after boot: the adapter is up and capturing by then even on a loaded machine (make test runs everything at once).
     static let cases = [
-        Case(trigger: "lkl.test_panic_after=5", status: 70, message: "airtap: kernel panic inside the library",
-             logLine: "Kernel panic - not syncing: lkl.test_panic_after=5: test panic"),
-        Case(trigger: "lkl.test_oops_after=5", status: 71, message: "airtap: fatal signal 11 (Segmentation fault)",
-             logLine: "lkl.test_oops_after=5: storing to a NULL pointer"),
-        Case(trigger: "lkl.test_hang_after=5", status: 72, message: "the kernel made no progress for",
-             logLine: "lkl.test_hang_after=5: spinning with interrupts off"),
+        Case(trigger: "lkl.test_panic_after=10", status: 70, message: "airtap: kernel panic inside the library",
+             logLine: "Kernel panic - not syncing: lkl.test_panic_after=10: test panic"),
+        Case(trigger: "lkl.test_oops_after=10", status: 71, message: "airtap: fatal signal 11 (Segmentation fault)",
+             logLine: "lkl.test_oops_after=10: storing to a NULL pointer"),
+        Case(trigger: "lkl.test_hang_after=10", status: 72, message: "the kernel made no progress for",
+             logLine: "lkl.test_hang_after=10: spinning with interrupts off"),
     ]
 
     @Test("capture on the emulated RTL8821AU, then the kernel fails: message, log tail, exit status, complete file",
