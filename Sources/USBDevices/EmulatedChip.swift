@@ -24,6 +24,8 @@ public protocol EmulatedChip: AnyObject, Sendable {
     /// keeps up (paced benchmarks); `airFramesLost` counts those the chip's
     /// FIFO had no room for.
     func startOfferedAirLoad(_ templates: [AirFrame], count: Int, framesPerSecond: Double) throws
+    /// Offered frames that have not arrived yet.
+    var airOfferedRemaining: Int { get }
     var airFramesLost: Int { get }
 }
 
@@ -47,6 +49,7 @@ extension RTL8187Model: EmulatedChip {
         throw RTL8187AirError.offeredLoadUnsupported
     }
 
+    public var airOfferedRemaining: Int { 0 }
     public var airFramesLost: Int { statistics.framesOverflowed }
 }
 
@@ -66,5 +69,6 @@ extension RTW88Model: EmulatedChip {
         receivePipe.startOfferedLoad(templates: encodedPackets(templates), count: count, framesPerSecond: framesPerSecond)
     }
 
+    public var airOfferedRemaining: Int { receivePipe.offeredLoadRemaining }
     public var airFramesLost: Int { receivePipe.statistics.packetsOverflowed }
 }

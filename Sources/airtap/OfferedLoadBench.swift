@@ -56,7 +56,7 @@ extension BenchCommand {
             let now = HostClock.monotonicNanoseconds()
             if batch > 0 { lastArrival = now }
             // Everything offered has arrived, and the pipeline is quiet.
-            if chip.airFloodRemaining == 0 && now - lastArrival > 300_000_000 { break }
+            if chip.airOfferedRemaining == 0 && now - lastArrival > 300_000_000 { break }
             if captured + (chip.airFramesLost - lostBefore) >= count && now - lastArrival > 50_000_000 { break }
             if now > deadline { break }
         }
