@@ -4,7 +4,7 @@
 struct SoakVerdict {
     var settings: SoakSettings
     var samples: [SoakSample]
-    /// Frames the air offered the chip (all of them arrived on time).
+    /// Frames the air offered the chip by the end (they arrive on time).
     var offered: Int
     var framesCaptured: UInt64
     /// Offered frames the chip's FIFO had no room for: the capture fell behind.
