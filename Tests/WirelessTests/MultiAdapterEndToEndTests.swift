@@ -133,10 +133,11 @@ struct MultiAdapterEndToEndTests {
         let scratch = try ToolRunner.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
         let output = scratch.appendingPathComponent("panicked.pcapng").path
-        // 6 s after boot: both adapters are up and capturing by then.
+        // 12 s after boot: both adapters are up and capturing by then, even
+        // with the whole suite running alongside.
         let run = try await ToolRunner.airtap(
-            "capture", "--device", "emulated:rtl8187", "--device", "emulated:rtl8821au", "--channel", "6", "--duration", "30",
-            "-w", output, "--quiet", "--kernel-args", "lkl.test_panic_after=6")
+            "capture", "--device", "emulated:rtl8187", "--device", "emulated:rtl8821au", "--channel", "6", "--duration", "40",
+            "-w", output, "--quiet", "--kernel-args", "lkl.test_panic_after=12")
         #expect(run.status == 70, "\(run.diagnosis)")
         let written = try #require(run.standardError.integer(after: "capture finished after the failure: "), "\(run.diagnosis)")
         let file = try Self.readFile(output)
