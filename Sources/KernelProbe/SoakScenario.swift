@@ -214,7 +214,7 @@ func runSoak(arguments: [String]) throws {
         "chip_transfers": "\(statistics.transfersCompleted)", "chip_packets_delivered": "\(statistics.packetsDelivered)",
     ])
     let verdict = SoakVerdict(
-        settings: settings, samples: samples, offered: arrived, framesCaptured: sink.loadFrames,
+        settings: settings, samples: samples, scheduled: offered, offered: arrived, framesCaptured: sink.loadFrames,
         lostInFIFO: statistics.packetsOverflowed, discardedAtRetunes: statistics.framesDiscarded,
         kernelDrops: result.statistics.dropped, injectionEchoes: sink.injectionEchoes, injected: injector.framesSent,
         transmittedByChip: adapter.model.statistics.framesTransmitted, injectionError: injector.error,
