@@ -22,6 +22,29 @@ enum HostProcessStatus {
         return (fields["VmRSS"] ?? -1, fields["VmHWM"] ?? -1)
     }
 
+    /// Resident KiB of the largest mapping (/proc/self/smaps): the kernel
+    /// library's RAM, one lazily committed block of `mem=` or more, far
+    /// larger than any other. Its pages stay resident once the kernel has
+    /// touched them, whether or not it still uses them.
+    static var largestMappingResidentKiB: Int {
+        guard let file = fopen("/proc/self/smaps", "r") else { return -1 }
+        defer { fclose(file) }
+        var largest = (size: 0, resident: -1)
+        var current = (size: 0, resident: 0)
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let value = Int(text.filter(\.isNumber)) ?? 0
+            if text.hasPrefix("Size:") {
+                current = (value, 0)
+            } else if text.hasPrefix("Rss:") {
+                current.resident = value
+                if current.size > largest.size { largest = current }
+            }
+        }
+        return largest.resident
+    }
+
     /// The "Key: N kB" lines of /proc/self/status, as KiB.
     private static func statusFields() -> [String: Int] {
         guard let file = fopen("/proc/self/status", "r") else { return [:] }

@@ -201,13 +201,20 @@ func runSoak(arguments: [String]) throws {
             return accountedFor() || now - endedAt! > 3_000_000_000
         })
     let result = try run.run(capture: capture, writer: sink)
+    // Read before stopping: a stopped load has nothing left to arrive.
+    let arrived = offered - pipe.offeredLoadRemaining
     adapter.model.stopAirFlood()
     HostClock.sleep(seconds: 0.5)  // the last injections' TX reports
     if let sampleError { throw sampleError }
 
     let statistics = pipe.statistics
+    // Where the receive path stood at the end (a stall shows here).
+    ProbeOutput.result([
+        "chip_urbs_waiting": "\(pipe.pendingRequests)", "chip_packets_waiting": "\(pipe.packetsWaiting)",
+        "chip_transfers": "\(statistics.transfersCompleted)", "chip_packets_delivered": "\(statistics.packetsDelivered)",
+    ])
     let verdict = SoakVerdict(
-        settings: settings, samples: samples, offered: offered - pipe.offeredLoadRemaining, framesCaptured: sink.loadFrames,
+        settings: settings, samples: samples, scheduled: offered, offered: arrived, framesCaptured: sink.loadFrames,
         lostInFIFO: statistics.packetsOverflowed, discardedAtRetunes: statistics.framesDiscarded,
         kernelDrops: result.statistics.dropped, injectionEchoes: sink.injectionEchoes, injected: injector.framesSent,
         transmittedByChip: adapter.model.statistics.framesTransmitted, injectionError: injector.error,

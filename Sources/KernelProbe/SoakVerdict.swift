@@ -4,7 +4,9 @@
 struct SoakVerdict {
     var settings: SoakSettings
     var samples: [SoakSample]
-    /// Frames the air offered the chip (all of them arrived on time).
+    /// Frames the air was to offer over the run, and those that had
+    /// arrived by the end (on time, unless the chip's receive path stalled).
+    var scheduled: Int
     var offered: Int
     var framesCaptured: UInt64
     /// Offered frames the chip's FIFO had no room for: the capture fell behind.
@@ -52,6 +54,10 @@ struct SoakVerdict {
                 "\(figure.name) grew \(percent(figure.fraction)) after warm-up (\(figure.start) -> \(figure.end)), "
                     + "more than \(percent(SoakSettings.allowedGrowth))")
         }
+        if offered < scheduled {
+            failures.append(
+                "only \(offered) of the \(scheduled) frames scheduled had reached the chip by the end: its receive path stalled")
+        }
         if lostInFIFO > 0 {
             failures.append(
                 "\(lostInFIFO) of \(offered) frames offered at \(settings.framesPerSecond)/s were lost in the chip's FIFO "
@@ -87,7 +93,7 @@ struct SoakVerdict {
             "slowest_interval_fps": "\(Int(slowestInterval?.framesPerSecond ?? 0))",
         ])
         ProbeOutput.result([
-            "frames_offered": "\(offered)", "frames_captured": "\(framesCaptured)", "lost_in_fifo": "\(lostInFIFO)",
+            "frames_scheduled": "\(scheduled)", "frames_offered": "\(offered)", "frames_captured": "\(framesCaptured)", "lost_in_fifo": "\(lostInFIFO)",
             "discarded_at_retunes": "\(discardedAtRetunes)", "lost_on_the_way": "\(lostOnTheWay)",
             "kernel_drops": "\(kernelDrops)", "injected": "\(injected)", "transmitted_by_chip": "\(transmittedByChip)",
             "tx_status_echoes": "\(injectionEchoes)", "hops": "\(hops)", "kernel_warnings": "\(kernelWarnings.count)",

@@ -430,7 +430,11 @@ public final class ReceivePipe: Sendable {
                 // chip's RX aggregation timer does, not per frame.
                 let nextArrival = state.offered.map { max($0.nextArrival, now + Self.aggregationNanoseconds) }
                 let nextDue = [state.deferred.first?.due, nextArrival].compactMap { $0 }.min()
-                guard !state.delivering, !state.requests.isEmpty else { return .wait(state.delivering ? nil : nextDue) }
+                // While a delivery runs (here or inside a submit), still wake
+                // for the next arrival or report: a delivery that ends with
+                // the FIFO empty signals nobody, and arrivals are let in only
+                // here once every URB waits at the chip (the soak stalled so).
+                guard !state.delivering, !state.requests.isEmpty else { return .wait(nextDue) }
                 if let batch = state.takeBatch(layout: layout, now: now) {
                     state.delivering = true
                     return .deliver(batch, state.requests.removeFirst())
