@@ -20,7 +20,7 @@ GROUP=${2:?usage: need-debian-packages.sh WHAT kernel|build|test}
 
 kernel=(build-essential flex bison bc libelf-dev ccache wireless-regdb xz-utils)
 build=("${kernel[@]}" libusb-1.0-0-dev libpcap-dev)
-test=("${build[@]}" tshark aircrack-ng)
+test=("${build[@]}" tshark aircrack-ng tcpdump)
 case "$GROUP" in
 kernel) wanted=("${kernel[@]}") ;;
 build) wanted=("${build[@]}") ;;
