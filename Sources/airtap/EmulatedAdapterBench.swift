@@ -135,21 +135,29 @@ extension BenchCommand {
             channels: specs.map(\.description).joined(separator: ", "))
     }
 
-    func measureReceive(_ target: BenchTarget, frameSize: Int, frameCount: Int) throws -> Measurement {
-        let device = target.device
-        let chip = target.chip
+    /// What every RX run uses: the capture socket, a pcapng writer to
+    /// `output`, and a few distinct frames to cycle (54 Mb/s, -50 dBm, channel 6).
+    func receiveSetUp(
+        _ device: any RadioDevice, frameSize: Int
+    ) throws -> (PacketCapture, PcapNGWriter, [AirFrame]) {
         let capture = try device.makeCapture(receiveBufferBytes: 64 << 20)
-        defer { capture.close() }
         let writer = try PcapNGWriter(
             output: try FileCaptureOutput(path: output), interfaceName: device.monitorInterface.name,
             interfaceDescription: device.interfaceDescription)
-        // A few distinct frames, cycled: 54 Mb/s, -50 dBm.
         let templates = (0..<16).map { index in
             AirFrame(
                 channel: AirChannel(primary: 6)!,
                 frame: FrameBuilder.data(totalLength: frameSize, sequence: UInt16(index), marker: UInt32(index)),
                 rate: .legacy(kbps: 54000), signalDBm: -50)
         }
+        return (capture, writer, templates)
+    }
+
+    func measureReceive(_ target: BenchTarget, frameSize: Int, frameCount: Int) throws -> Measurement {
+        let device = target.device
+        let chip = target.chip
+        let (capture, writer, templates) = try receiveSetUp(device, frameSize: frameSize)
+        defer { capture.close() }
         let deliveredBefore = chip.framesDelivered
         let startSwitches = processContextSwitches()
         let startCPU = processCPUSeconds()

@@ -32,17 +32,8 @@ extension BenchCommand {
     ) throws -> OfferedLoadResult {
         let device = target.device
         let chip = target.chip
-        let capture = try device.makeCapture(receiveBufferBytes: 64 << 20)
+        let (capture, writer, templates) = try receiveSetUp(device, frameSize: frameSize)
         defer { capture.close() }
-        let writer = try PcapNGWriter(
-            output: try FileCaptureOutput(path: output), interfaceName: device.monitorInterface.name,
-            interfaceDescription: device.interfaceDescription)
-        let templates = (0..<16).map { index in
-            AirFrame(
-                channel: AirChannel(primary: 6)!,
-                frame: FrameBuilder.data(totalLength: frameSize, sequence: UInt16(index), marker: UInt32(index)),
-                rate: .legacy(kbps: 54000), signalDBm: -50)
-        }
         let count = Int(framesPerSecond * seconds)
         let lostBefore = chip.airFramesLost
         let startCPU = processCPUSeconds()
