@@ -15,6 +15,8 @@ final class AdapterRemoval: Sendable {
     private let attached = Atomic<Bool>(true)
     /// The thread `unplugSoon` started.
     private let unplugThread = Mutex<JoinableThread?>(nil)
+    /// The thread `scheduleUnplug` started.
+    private let unplugTimer = Mutex<JoinableThread?>(nil)
 
     init(controller: VirtualHostController, port: Int, deviceName: String, beforeUnplug: @escaping @Sendable () -> Void = {}) {
         self.controller = controller
@@ -45,6 +47,32 @@ final class AdapterRemoval: Sendable {
             guard thread == nil, isAttached else { return }
             thread = try? JoinableThread { [self] in try? unplug() }
         }
+    }
+
+    /// `--unplug-after`: pulls the adapter out `seconds` from the first
+    /// call on (later calls, or nil, do nothing). A surprise-removal test.
+    func scheduleUnplug(after seconds: Double?) throws {
+        guard let seconds else { return }
+        try unplugTimer.withLock { timer in
+            guard timer == nil else { return }
+            timer = try JoinableThread { [self] in
+                HostClock.sleep(seconds: seconds)
+                try? unplug()
+            }
+        }
+    }
+
+    /// The device's shutdown: lets a scheduled unplug happen, unplugs (if it
+    /// has not), and finishes the USB trace file.
+    func shutDown(trace: USBMonitorTraceWriter?) {
+        let timer = unplugTimer.withLock { timer in
+            defer { timer = nil }
+            return timer
+        }
+        timer?.join()
+        try? unplug()
+        trace?.flush()
+        try? trace?.close()
     }
 
     /// Waits for an `unplugSoon` detach to finish.

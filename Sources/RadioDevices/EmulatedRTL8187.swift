@@ -36,7 +36,6 @@ public final class EmulatedRTL8187: RadioDevice {
     private let trace: USBMonitorTraceWriter?
     private let traffic: AirTraffic?
     private let removal: AdapterRemoval
-    private var unplugTimer: JoinableThread?
     private let unplugAfterSeconds: Double?
 
     public var interfaceDescription: String {
@@ -70,8 +69,8 @@ public final class EmulatedRTL8187: RadioDevice {
             throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "\(error)")
         }
         controller = VirtualHostController(trace: trace)
-        model = RTL8187Model(options: modelOptions)
         unplugAfterSeconds = options.unplugAfterSeconds
+        model = RTL8187Model(options: modelOptions)
 
         let existing = Set(try control.interfaces().map(\.index))
         let start = HostClock.monotonicNanoseconds()
@@ -114,13 +113,7 @@ public final class EmulatedRTL8187: RadioDevice {
         }
         currentChannel = spec
         traffic?.start()
-        if let unplugAfterSeconds, unplugTimer == nil {
-            let removal = self.removal
-            unplugTimer = try JoinableThread {
-                HostClock.sleep(seconds: unplugAfterSeconds)
-                try? removal.unplug()
-            }
-        }
+        try removal.scheduleUnplug(after: unplugAfterSeconds)
     }
 
     /// Surprise removal: pulls the adapter out with its URBs pending.
@@ -129,11 +122,7 @@ public final class EmulatedRTL8187: RadioDevice {
     }
 
     public func shutdown() {
-        unplugTimer?.join()
-        unplugTimer = nil
-        try? unplug()
-        trace?.flush()
-        try? trace?.close()
+        removal.shutDown(trace: trace)
     }
 }
 

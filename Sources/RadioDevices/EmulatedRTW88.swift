@@ -39,7 +39,6 @@ public final class EmulatedRTW88: RadioDevice {
     private let trace: USBMonitorTraceWriter?
     private let traffic: AirTraffic?
     private let removal: AdapterRemoval
-    private var unplugTimer: JoinableThread?
     private let unplugAfterSeconds: Double?
 
     public var interfaceDescription: String {
@@ -86,8 +85,8 @@ public final class EmulatedRTW88: RadioDevice {
             throw DeviceError.setupFailed(device: name, reason: "\(error)")
         }
         controller = VirtualHostController(trace: trace)
-        model = RTW88Model(chip: chip, options: modelOptions)
         unplugAfterSeconds = options.unplugAfterSeconds
+        model = RTW88Model(chip: chip, options: modelOptions)
         let existing = Set(try control.interfaces().map(\.index))
 
         let start = HostClock.monotonicNanoseconds()
@@ -132,13 +131,7 @@ public final class EmulatedRTW88: RadioDevice {
         }
         currentChannel = spec
         traffic?.start()
-        if let unplugAfterSeconds, unplugTimer == nil {
-            let removal = self.removal
-            unplugTimer = try JoinableThread {
-                HostClock.sleep(seconds: unplugAfterSeconds)
-                try? removal.unplug()
-            }
-        }
+        try removal.scheduleUnplug(after: unplugAfterSeconds)
     }
 
     /// Surprise removal: pulls the adapter out with its URBs pending.
@@ -147,11 +140,7 @@ public final class EmulatedRTW88: RadioDevice {
     }
 
     public func shutdown() {
-        unplugTimer?.join()
-        unplugTimer = nil
-        try? unplug()
-        trace?.flush()
-        try? trace?.close()
+        removal.shutDown(trace: trace)
     }
 }
 
