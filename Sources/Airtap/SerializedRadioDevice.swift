@@ -3,7 +3,6 @@
 import Capture
 import LinuxKernel
 import RadioDevices
-import Synchronization
 import Wireless
 
 /// A device whose every use takes one lock, so the library's threads (the
@@ -15,7 +14,7 @@ final class SerializedRadioDevice: RadioDevice, @unchecked Sendable {
     // stored properties are immutable copies of values (or the Sendable
     // kernel).
     private let device: any RadioDevice
-    private let lock = Mutex<Void>(())
+    private let lock = HostMutex<Void>(())
     let name: String
     let kernel: Kernel
     let wiphy: WiphyInfo
@@ -52,7 +51,7 @@ final class SerializedRadioDevice: RadioDevice, @unchecked Sendable {
 /// the kernel and bringing a device up take seconds of blocking calls,
 /// which do not belong on Swift concurrency's few shared threads.
 func onHostThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
-    let thread = Mutex<JoinableThread?>(nil)
+    let thread = HostMutex<JoinableThread?>(nil)
     let value: Value = try await withCheckedThrowingContinuation { continuation in
         do {
             let started = try JoinableThread { continuation.resume(with: Result { try body() }) }

@@ -6,7 +6,6 @@ import Glibc
 import Musl
 #endif
 import LinuxKernel
-import Synchronization
 import SystemPackage
 
 /// Output protocol of the probe, parsed by the tests and benchmark scripts:
@@ -108,7 +107,7 @@ final class HostThread {
 /// Fails the probe with `message` unless disarmed within `seconds`, so a
 /// hung kernel produces a diagnosis instead of just a test timeout.
 final class Watchdog: Sendable {
-    private let disarmed = Mutex(false)
+    private let disarmed = HostMutex(false)
 
     init(seconds: Double, message: String) {
         HostThread.spawn { [self] in

@@ -25,7 +25,7 @@ final class FailureSafeSink: CapturedFrameSink, @unchecked Sendable {
     }
 
     private let inner: any CapturedFrameSink
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
     private let startRealtime: UInt64
     private let token = Atomic<Int>(0)
 

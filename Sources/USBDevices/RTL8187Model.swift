@@ -178,14 +178,14 @@ public final class RTL8187Model: USBDevice, AirListener {
     public let configuration: USBConfigurationDescriptor
     public let strings: [UInt8: String]
 
-    private let state: Mutex<State>
-    private let link = Mutex<USBDeviceLink?>(nil)
+    private let state: HostMutex<State>
+    private let link = HostMutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
     private let workerStarted = Atomic<Bool>(false)
     private let workerFinished = DispatchSemaphore(value: 0)
     private let startNanoseconds = HostClock.monotonicNanoseconds()
     /// Our id on `options.air` while we are on it.
-    private let airMembership = Mutex<Int?>(nil)
+    private let airMembership = HostMutex<Int?>(nil)
 
     public init(options: Options = Options()) {
         precondition(options.macAddress.count == 6, "a MAC address has 6 bytes")
@@ -208,7 +208,7 @@ public final class RTL8187Model: USBDevice, AirListener {
         configuration = USBConfigurationDescriptor(value: 1, attributes: 0x80, maxPower: 250, interfaces: [interface])
         let serial = options.macAddress.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         strings = [1: "Manufacturer_Realtek", 2: "RTL8187_Wireless", 3: serial]
-        state = Mutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
+        state = HostMutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
         state.withLock { $0.loadFromEEPROM() }
         if let air = options.air {
             let id = air.join(self)

@@ -3,7 +3,6 @@
 import Foundation
 import LinuxKernel
 import SimulatedAir
-import Synchronization
 import USBHost
 
 /// One frame the driver sent through a bulk OUT endpoint.
@@ -100,9 +99,9 @@ public final class RTW88Model: USBDevice, AirListener {
         var c2hSequence: UInt8 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: HostMutex<State>
     /// Our id on `options.air` while we are on it.
-    private let airMembership = Mutex<Int?>(nil)
+    private let airMembership = HostMutex<Int?>(nil)
 
     public init(chip: RTW88Chip, options: Options = Options()) {
         precondition(options.macAddress.count == 6, "a MAC address has 6 bytes")
@@ -130,7 +129,7 @@ public final class RTW88Model: USBDevice, AirListener {
             return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
         }.joined()
         strings = [1: "Realtek", 2: chip.product, 3: serial]
-        state = Mutex(State(registers: RTW88Registers(chip: chip, macAddress: options.macAddress)))
+        state = HostMutex(State(registers: RTW88Registers(chip: chip, macAddress: options.macAddress)))
         receivePipe = ReceivePipe(
             layout: ReceivePipe.Layout(
                 maximumTransferBytes: RTW88Formats.maximumReceiveTransfer, maximumPacketsPerTransfer: 64, alignment: 8,

@@ -142,8 +142,8 @@ public final class ReceivePipe: Sendable {
 
     public let layout: Layout
     private let fifoBytes: Int
-    private let state = Mutex(State())
-    private let link = Mutex<USBDeviceLink?>(nil)
+    private let state = HostMutex(State())
+    private let link = HostMutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
     private let workerStarted = Atomic<Bool>(false)
     private let workerFinished = DispatchSemaphore(value: 0)
