@@ -36,11 +36,14 @@ need-test: need-swift
 kernel: need-build
 	kernel/build.sh
 
-# SwiftPM does not track liblkl.a: relink whenever it is newer.
+# SwiftPM does not track liblkl.a: relink whenever it is newer (every
+# program linking it: airtap, the probe, the library's example and checks,
+# the test binary).
 # $(call relink-debug-if-kernel-newer,BUILD_DIRECTORY)
 define relink-debug-if-kernel-newer
 	@if [ -e "$(1)/debug/airtap-kernel-probe" ] && [ "$(KERNEL_LIB)" -nt "$(1)/debug/airtap-kernel-probe" ]; then \
 		rm -rf $(1)/*/debug/airtap $(1)/*/debug/airtap-kernel-probe \
+		       $(1)/*/debug/AirtapExample $(1)/*/debug/airtap-library-checks \
 		       $(1)/*/debug/airtapPackageTests.xctest; \
 	fi
 endef

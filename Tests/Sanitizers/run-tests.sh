@@ -33,7 +33,7 @@ cd "$root"
 # 20 s) do not stretch, so fewer sanitized kernels share the cores.
 case $sanitizer in
 address) scratch=.build-asan time_scale=3 parallel=2 ;;
-thread) scratch=.build-tsan time_scale=10 parallel=2 ;;
+thread) scratch=.build-tsan time_scale=3 parallel=2 ;;
 *) echo "$0: sanitizer is address or thread, not $sanitizer" >&2; exit 2 ;;
 esac
 flags=(--sanitize="$sanitizer" --scratch-path "$scratch")
