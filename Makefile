@@ -2,6 +2,7 @@
 #
 # make demo   build everything and capture a few seconds from the emulated RTL8821AU (2.4 and 5 GHz)
 # make test   build and run every test (what .ci/run does)
+# make test-asan / make test-tsan  the same under AddressSanitizer / ThreadSanitizer
 # make bench  print the performance figures recorded in BENCHMARKS.md (release build)
 # make hwtest with a real USB Wi-Fi adapter plugged in (not run by CI)
 # make install-extcap  let Wireshark/tshark capture through airtap (EXTCAP_DIR=DIR: elsewhere)
@@ -17,7 +18,7 @@ RELEASE_BIN := .build/release
 PROBE      := $(SWIFT_BIN)/airtap-kernel-probe
 NEED       := packaging/need-debian-packages.sh
 
-.PHONY: all kernel swift swift-release test demo bench hwtest soak clean \
+.PHONY: all kernel swift swift-release test test-asan test-tsan demo bench hwtest soak clean \
 	need-build need-test need-swift install-extcap
 
 all: swift
@@ -36,12 +37,20 @@ need-test: need-swift
 kernel: need-build
 	kernel/build.sh
 
-# SwiftPM does not track liblkl.a: relink whenever it is newer.
-swift: kernel
-	@if [ -e "$(PROBE)" ] && [ "$(KERNEL_LIB)" -nt "$(PROBE)" ]; then \
-		rm -rf .build/*/debug/airtap .build/*/debug/airtap-kernel-probe \
-		       .build/*/debug/airtapPackageTests.xctest; \
+# SwiftPM does not track liblkl.a: relink whenever it is newer (every
+# program linking it: airtap, the probe, the library's example and checks,
+# the test binary).
+# $(call relink-debug-if-kernel-newer,BUILD_DIRECTORY)
+define relink-debug-if-kernel-newer
+	@if [ -e "$(1)/debug/airtap-kernel-probe" ] && [ "$(KERNEL_LIB)" -nt "$(1)/debug/airtap-kernel-probe" ]; then \
+		rm -rf $(1)/*/debug/airtap $(1)/*/debug/airtap-kernel-probe \
+		       $(1)/*/debug/AirtapExample $(1)/*/debug/airtap-library-checks \
+		       $(1)/*/debug/airtapPackageTests.xctest; \
 	fi
+endef
+
+swift: kernel
+	$(call relink-debug-if-kernel-newer,.build)
 	swift build --build-tests
 
 # What users run, and what the figures in BENCHMARKS.md are measured on.
@@ -55,6 +64,17 @@ swift-release: kernel
 
 test: need-test swift
 	swift test --skip-build
+
+# Every test with the Swift and C host code under a sanitizer, in a build
+# directory of its own; a report in any process fails the run (README,
+# "Sanitizers"). TEST_ARGS go to swift test, e.g. TEST_ARGS="--filter NAME".
+test-asan: need-test kernel
+	$(call relink-debug-if-kernel-newer,.build-asan)
+	Tests/Sanitizers/run-tests.sh address $(TEST_ARGS)
+
+test-tsan: need-test kernel
+	$(call relink-debug-if-kernel-newer,.build-tsan)
+	Tests/Sanitizers/run-tests.sh thread $(TEST_ARGS)
 
 # A few seconds of capture from the emulated RTL8821AU (rtw88_8821au over the
 # full USB path) on channels 1, 6, 11, 36 and 149: demo.pcapng and a summary.
@@ -106,7 +126,7 @@ soak: need-build swift-release
 	AIRTAP_LOG_LEVEL=warning $(RELEASE_BIN)/airtap-kernel-probe soak $(SOAK_SECONDS) $(SOAK_SAMPLE_SECONDS) $(SOAK_RATE)
 
 clean:
-	rm -rf build .build
+	rm -rf build .build .build-asan .build-tsan
 
 # USB fuzzing with libFuzzer (README, "Fuzzing"): each target for
 # FUZZ_SECONDS, corpora Tests/Fuzz/Corpus/TARGET (seeds, read) and

@@ -114,7 +114,7 @@ final class RadioCounters: Sendable {
 final class CaptureSession: Sendable {
     let stopRequested = Atomic<Bool>(false)
     let finished = Atomic<Bool>(false)
-    let thread = Mutex<JoinableThread?>(nil)
+    let thread = HostMutex<JoinableThread?>(nil)
 
     /// Nobody will read it any more, or it ended by itself.
     var isOver: Bool { stopRequested.load(ordering: .acquiring) || finished.load(ordering: .acquiring) }
@@ -184,7 +184,7 @@ public final class Radio: Sendable {
     private let device: SerializedRadioDevice
     private let injector: PacketInjector
     private let counters = RadioCounters()
-    private let state = Mutex<State>(State())
+    private let state = HostMutex<State>(State())
 
     private struct State {
         var closed = false

@@ -3,7 +3,6 @@
 import Capture
 import LinuxKernel
 import RadioDevices
-import Synchronization
 import Wireless
 
 /// A device whose every use takes one lock, so the library's threads (the
@@ -15,7 +14,7 @@ final class SerializedRadioDevice: RadioDevice, @unchecked Sendable {
     // stored properties are immutable copies of values (or the Sendable
     // kernel).
     private let device: any RadioDevice
-    private let lock = Mutex<Void>(())
+    private let lock = HostMutex<Void>(())
     let name: String
     let kernel: Kernel
     let wiphy: WiphyInfo
@@ -52,16 +51,25 @@ final class SerializedRadioDevice: RadioDevice, @unchecked Sendable {
 /// the kernel and bringing a device up take seconds of blocking calls,
 /// which do not belong on Swift concurrency's few shared threads.
 func onHostThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
-    let thread = Mutex<JoinableThread?>(nil)
-    let value: Value = try await withCheckedThrowingContinuation { continuation in
+    let thread = HostMutex<JoinableThread?>(nil)
+    let result: Result<Value, any Error> = await withCheckedContinuation { continuation in
         do {
-            let started = try JoinableThread { continuation.resume(with: Result { try body() }) }
-            thread.withLock { $0 = started }
+            // The handle is stored under the lock the thread takes before
+            // resuming us: a body that returns at once (a refused open)
+            // must not resume us before there is a handle to join.
+            try thread.withLock { handle in
+                handle = try JoinableThread {
+                    let result = Result { try body() }
+                    thread.withLock { _ in }
+                    continuation.resume(returning: result)
+                }
+            }
         } catch {
-            continuation.resume(throwing: error)
+            continuation.resume(returning: .failure(error))
         }
     }
     // The thread has resumed us as its last act; joining it is immediate.
+    // Joined whether the body threw or not.
     thread.withLock { $0 }?.join()
-    return value
+    return try result.get()
 }

@@ -2,7 +2,7 @@
 
 import CLibPcap
 import KernelSockets
-import Synchronization
+import LinuxKernel
 
 public enum CaptureFilterError: Error, Sendable, Equatable, CustomStringConvertible {
     /// libpcap could not compile the expression; `reason` is its pcap_geterr text.
@@ -39,7 +39,7 @@ public struct CaptureFilter: Sendable, Equatable {
     public let instructions: [Instruction]
 
     /// pcap_compile keeps parser state in globals in some libpcap versions.
-    private static let compilerLock = Mutex(())
+    private static let compilerLock = HostMutex(())
 
     /// Compiles `expression` for link type 127 (radiotap). Needs no kernel,
     /// so a bad filter is refused before anything starts.

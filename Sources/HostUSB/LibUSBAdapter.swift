@@ -4,7 +4,6 @@ import CLibUSB
 import Dispatch
 import LinuxKernel
 import Logging
-import Synchronization
 import SystemPackage
 import USBHost
 
@@ -66,11 +65,11 @@ public final class LibUSBAdapter: USBDevice {
 
     let operations: any USBDeviceOperations
     private let environment: AdapterEnvironment
-    private let state: Mutex<State>
+    private let state: HostMutex<State>
     private let workerWakeup = DispatchSemaphore(value: 0)
     /// Wakes the worker waiting for EP0 transfers to finish.
     private let controlSettled = DispatchSemaphore(value: 0)
-    private let worker = Mutex<JoinableThread?>(nil)
+    private let worker = HostMutex<JoinableThread?>(nil)
     private let logger = Logger(label: "airtap.usb")
 
     /// Longest `stop()` waits for libusb to give back cancelled transfers.
@@ -139,7 +138,7 @@ public final class LibUSBAdapter: USBDevice {
         self.environment = environment
         speed = info.speed.presentedSpeed
         self.descriptors = descriptors
-        state = Mutex(State(configuration: configuration, claimedInterfaces: claimedInterfaces))
+        state = HostMutex(State(configuration: configuration, claimedInterfaces: claimedInterfaces))
         do {
             let thread = try JoinableThread { [self] in runWorker() }
             worker.withLock { $0 = thread }

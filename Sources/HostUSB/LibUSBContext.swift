@@ -32,8 +32,8 @@ public final class LibUSBContext: Sendable {
     /// nil without USB.
     let context: LibUSBPointer?
     private let eventLoop: LibUSBEventLoop?
-    private let eventThread: Mutex<JoinableThread?>
-    private let hotplugHandle: Mutex<libusb_hotplug_callback_handle?>
+    private let eventThread: HostMutex<JoinableThread?>
+    private let hotplugHandle: HostMutex<libusb_hotplug_callback_handle?>
     let removals: RemovalWatch
     private let sysfs: USBSysfs
     private let logger = Logger(label: "airtap.usb")
@@ -47,8 +47,8 @@ public final class LibUSBContext: Sendable {
     public init() throws(HostUSBError) {
         sysfs = USBSysfs()
         removals = RemovalWatch()
-        eventThread = Mutex(nil)
-        hotplugHandle = Mutex(nil)
+        eventThread = HostMutex(nil)
+        hotplugHandle = HostMutex(nil)
         guard Self.machineHasUSB else {
             context = nil
             eventLoop = nil
@@ -246,7 +246,7 @@ final class LibUSBEventLoop: Sendable {
     private let stopping = Atomic<Bool>(false)
     /// pthread_self of the event thread (0 before it started).
     private let threadIdentity = Atomic<UInt>(0)
-    private let pendingWork = Mutex<[@Sendable () -> Void]>([])
+    private let pendingWork = HostMutex<[@Sendable () -> Void]>([])
 
     init(context: LibUSBPointer) {
         self.context = context
@@ -295,7 +295,7 @@ final class RemovalWatch: Sendable {
         weak var adapter: LibUSBAdapter?
     }
 
-    private let adapters = Mutex<[LibUSBPointer: Entry]>([:])
+    private let adapters = HostMutex<[LibUSBPointer: Entry]>([:])
 
     func register(_ adapter: LibUSBAdapter, device: LibUSBPointer) {
         adapters.withLock { $0[device] = Entry(adapter: adapter) }

@@ -62,9 +62,9 @@ public final class ModelBackedUSBDevice: USBDeviceOperations, Sendable {
     public let model: any USBDevice
     /// The address the host gave the device (what requests to the model carry).
     let deviceAddress: UInt8
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
     private let eventWakeup = DispatchSemaphore(value: 0)
-    private let eventThread = Mutex<JoinableThread?>(nil)
+    private let eventThread = HostMutex<JoinableThread?>(nil)
     /// pthread_self of the event thread (0 before it started).
     private let eventThreadIdentity = Atomic<UInt>(0)
     /// How deep the event thread is inside `submit` (a completion handler
@@ -527,7 +527,7 @@ private struct TransferPointer: @unchecked Sendable, Hashable {
 /// The answer to one blocking request, handed from the model's thread to
 /// the waiting caller.
 private final class SynchronousCompletion: Sendable {
-    private let answer = Mutex<USBCompletion?>(nil)
+    private let answer = HostMutex<USBCompletion?>(nil)
     private let arrived = DispatchSemaphore(value: 0)
 
     func deliver(_ completion: USBCompletion) {

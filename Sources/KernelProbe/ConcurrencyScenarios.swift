@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import LinuxKernel
-import Synchronization
 import SystemPackage
 
 // MARK: - threads
@@ -12,7 +11,7 @@ private final class ThreadProgress: Sendable {
         var released = false
         var failures: [String] = []
     }
-    let state = Mutex(State())
+    let state = HostMutex(State())
 }
 
 func runThreads() throws {
@@ -110,7 +109,7 @@ private final class ReaderProgress: Sendable {
         var failure: String?
         var waitNanoseconds: UInt64 = 0
     }
-    let state = Mutex(State())
+    let state = HostMutex(State())
 }
 
 func runBlocking() throws {

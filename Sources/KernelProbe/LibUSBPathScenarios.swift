@@ -3,7 +3,6 @@
 import Capture
 import HostUSB
 import LinuxKernel
-import Synchronization
 import USBDevices
 import USBHost
 import Wireless
@@ -225,7 +224,7 @@ private final class RemovalWitness: Sendable {
     private let controller: VirtualHostController
     private let port: Int
     private let standIn: ModelBackedUSBDevice
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
 
     private struct State {
         var handlerCalls = 0

@@ -6,7 +6,6 @@ import Glibc
 import Musl
 #endif
 import LinuxKernel
-import Synchronization
 import SystemPackage
 
 /// Output protocol of the probe, parsed by the tests and benchmark scripts:
@@ -107,21 +106,26 @@ final class HostThread {
 
 /// Fails the probe with `message` unless disarmed within `seconds`, so a
 /// hung kernel produces a diagnosis instead of just a test timeout.
-final class Watchdog: Sendable {
-    private let disarmed = Mutex(false)
+final class Watchdog {
+    private let disarmed: HostMutex<Bool>
+    private let thread: HostThread
 
     init(seconds: Double, message: String) {
-        HostThread.spawn { [self] in
+        let disarmed = HostMutex(false)
+        self.disarmed = disarmed
+        thread = HostThread.spawn {
             let fired = !waitUntil(seconds: seconds) { disarmed.withLock { $0 } }
             if fired {
                 ProbeOutput.fail("watchdog: \(message) (no progress after \(Int(seconds)) s)\n"
                     + "--- kernel log tail ---\n\(KernelConsole.logTail)")
             }
         }
-        // Never joined: the thread ends on its own once disarmed.
     }
 
+    /// Stops the watchdog and joins its thread (it ends within a poll), so
+    /// no finished thread is left unjoined. Call once.
     func disarm() {
         disarmed.withLock { $0 = true }
+        thread.join()
     }
 }

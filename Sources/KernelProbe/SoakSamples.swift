@@ -108,7 +108,7 @@ func countKernelWorkers(_ kernel: Kernel) throws -> Int {
 /// kept as they are printed: the log tail is bounded, an hour is not.
 final class KernelWarningWatch: Sendable {
     static let markers = ["WARNING:", "BUG:", "Oops", "Call Trace"]
-    private let found = Mutex<[String]>([])
+    private let found = HostMutex<[String]>([])
 
     /// The console sink to boot with (quick, no syscalls: it runs in kernel context).
     var sink: ConsoleSink {

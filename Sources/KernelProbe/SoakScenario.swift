@@ -81,8 +81,8 @@ final class CountingFrameSink: CapturedFrameSink {
 final class PeriodicInjector: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let sent = Atomic<Int>(0)
-    private let failure = Mutex<String?>(nil)
-    private let thread = Mutex<JoinableThread?>(nil)
+    private let failure = HostMutex<String?>(nil)
+    private let thread = HostMutex<JoinableThread?>(nil)
 
     init(_ injector: PacketInjector, perSecond: Int) throws {
         let frame = RadiotapTransmitOptions(rate: 12, txFlags: RadiotapTransmitOptions.txFlagNoAck).encodedHeader

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
-import Synchronization
 
 /// Where complete kernel console lines go, in addition to the log tail and
 /// swift-log (label `airtap.kernel`).
@@ -27,7 +26,7 @@ public struct ConsoleSink: Sendable {
 /// Keeps every console line in memory. The log tail is bounded, but KUnit
 /// output can be far larger, so parsers should read from a recorder.
 public final class ConsoleRecorder: Sendable {
-    private let recorded = Mutex<[String]>([])
+    private let recorded = HostMutex<[String]>([])
 
     public init() {}
 

@@ -7,7 +7,6 @@ import Musl
 #endif
 import CLinuxKernel
 import Logging
-import Synchronization
 import SystemPackage
 
 /// The Linux kernel running as a library inside this process.
@@ -144,5 +143,5 @@ public final class Kernel: Sendable {
         case neverBooted, booting, running, halting, halted, failed
     }
 
-    private static let lifecycle = Mutex(Lifecycle.neverBooted)
+    private static let lifecycle = HostMutex(Lifecycle.neverBooted)
 }

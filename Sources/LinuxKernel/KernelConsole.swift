@@ -23,7 +23,7 @@ public enum KernelConsole {
     /// that never prints a newline cannot grow memory without bound.
     static let maximumLineBytes = 16 * 1024
 
-    private static let state = Mutex(ConsoleState())
+    private static let state = HostMutex(ConsoleState())
 
     /// The last `logTailCapacity` bytes the kernel printed, decoded as UTF-8.
     public static var logTail: String { state.withLock { $0.tail.text } }

@@ -53,7 +53,7 @@ public enum KernelFailure: Sendable, CustomStringConvertible {
 /// they must not make syscalls into the library, and must not wait long
 /// for locks (use `withLockIfAvailable`).
 public enum KernelFailureHandlers {
-    private static let handlers = Mutex<[Int: @Sendable (KernelFailure) -> Void]>([:])
+    private static let handlers = HostMutex<[Int: @Sendable (KernelFailure) -> Void]>([:])
     private static let nextToken = Atomic<Int>(1)
     private static let failing = Atomic<Bool>(false)
 
@@ -88,12 +88,18 @@ public enum KernelFailureHandlers {
     /// alternate stack where the thread has one, so the handlers run and
     /// the file is finished before the process ends.
     static func installFatalSignalHandlers() {
-        let stackSize = 1 << 16
-        var stack = stack_t()
-        stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: stackSize, alignment: 16)
-        stack.ss_size = stackSize
-        stack.ss_flags = 0
-        sigaltstack(&stack, nil)
+        // Keep an alternate stack the thread already has: its owner (e.g. a
+        // sanitizer runtime) frees it when the thread ends, and would free
+        // ours instead. Ours is never freed: the handlers may run until exit.
+        var existing = stack_t()
+        if sigaltstack(nil, &existing) == 0, existing.ss_flags & Int32(SS_DISABLE) != 0 {
+            let stackSize = 1 << 16
+            var stack = stack_t()
+            stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: stackSize, alignment: 16)
+            stack.ss_size = stackSize
+            stack.ss_flags = 0
+            sigaltstack(&stack, nil)
+        }
         for number in fatalSignals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in KernelFailureHandlers.fail(.fatalSignal(number)) }

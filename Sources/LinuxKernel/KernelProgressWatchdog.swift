@@ -16,7 +16,7 @@ final class KernelProgressWatchdog: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wakeProber = DispatchSemaphore(value: 0)
     private let wakeMonitor = DispatchSemaphore(value: 0)
-    private let threads = Mutex<[JoinableThread]>([])
+    private let threads = HostMutex<[JoinableThread]>([])
 
     init(kernel: Kernel, limitSeconds: Double, probeIntervalSeconds: Double = 0.5) throws {
         self.limitSeconds = limitSeconds

@@ -14,9 +14,9 @@ final class AdapterRemoval: Sendable {
     private let beforeUnplug: @Sendable () -> Void
     private let attached = Atomic<Bool>(true)
     /// The thread `unplugSoon` started.
-    private let unplugThread = Mutex<JoinableThread?>(nil)
+    private let unplugThread = HostMutex<JoinableThread?>(nil)
     /// The thread `scheduleUnplug` started.
-    private let unplugTimer = Mutex<JoinableThread?>(nil)
+    private let unplugTimer = HostMutex<JoinableThread?>(nil)
 
     init(controller: VirtualHostController, port: Int, deviceName: String, beforeUnplug: @escaping @Sendable () -> Void = {}) {
         self.controller = controller

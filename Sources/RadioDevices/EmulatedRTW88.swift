@@ -4,7 +4,6 @@ import Capture
 import DriverTable
 import LinuxKernel
 import SimulatedAir
-import Synchronization
 import USBDevices
 import USBHost
 import Wireless
@@ -147,7 +146,7 @@ public final class EmulatedRTW88: RadioDevice {
 /// The stations of the air the emulated adapters share: one set per air,
 /// started by the first adapter that tunes and running until the process ends.
 enum EmulatedAir {
-    private static let running = Mutex<[ObjectIdentifier: AirTraffic]>([:])
+    private static let running = HostMutex<[ObjectIdentifier: AirTraffic]>([:])
 
     /// The first adapter on an air decides its answer loss.
     static func traffic(on air: SimulatedAir, answerLossPercent: Int = 0) -> AirTraffic {

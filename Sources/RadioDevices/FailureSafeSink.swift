@@ -30,14 +30,14 @@ final class FailureSafeSink: CapturedFrameSink, @unchecked Sendable {
     }
 
     private let inner: any CapturedFrameSink
-    private let state: Mutex<State>
+    private let state: HostMutex<State>
     private let startRealtime: UInt64
     private let token = Atomic<Int>(0)
 
     init(_ inner: any CapturedFrameSink, startRealtime: UInt64, interfaces: Int = 1) {
         self.inner = inner
         self.startRealtime = startRealtime
-        state = Mutex(State(interfaces: Array(repeating: Counters(), count: max(interfaces, 1))))
+        state = HostMutex(State(interfaces: Array(repeating: Counters(), count: max(interfaces, 1))))
         token.store(KernelFailureHandlers.add { [self] failure in finishAfterFailure(failure) }, ordering: .releasing)
     }
 

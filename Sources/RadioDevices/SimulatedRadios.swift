@@ -125,16 +125,16 @@ final class SimulatedTrafficSource: Sendable {
     private let injector: PacketInjector
     /// The peer's monitor socket: probe requests airtap sends, which the
     /// peer's access points answer.
-    private let listener: Mutex<PacketCapture>
+    private let listener: HostMutex<PacketCapture>
     private let answerLoss: AirLoss
     private let frequency = Atomic<Int>(0)
     private let running = Atomic<Bool>(false)
     private let sent = Atomic<Int>(0)
-    private let thread = Mutex<JoinableThread?>(nil)
+    private let thread = HostMutex<JoinableThread?>(nil)
 
     init(injector: PacketInjector, listener: sending PacketCapture, answerLossPercent: Int) throws {
         self.injector = injector
-        self.listener = Mutex(listener)
+        self.listener = HostMutex(listener)
         answerLoss = AirLoss(percent: answerLossPercent)
     }
 

@@ -102,8 +102,8 @@ public final class AirTraffic: AirListener {
     public let air: SimulatedAir
     public let networks: [AirNetwork]
     private let running = Atomic<Bool>(false)
-    private let thread = Mutex<JoinableThread?>(nil)
-    private let pendingProbes = Mutex<[AirFrame]>([])
+    private let thread = HostMutex<JoinableThread?>(nil)
+    private let pendingProbes = HostMutex<[AirFrame]>([])
     /// Wakes the stations' thread for a probe request: APs answer within
     /// microseconds, not at the next 10 ms tick.
     private let probeArrived = DispatchSemaphore(value: 0)
@@ -233,7 +233,7 @@ public final class AirTraffic: AirListener {
 /// fixed pseudo-random order (xorshift64), so a lossy run repeats.
 public final class AirLoss: Sendable {
     public let percent: Int
-    private let state = Mutex<UInt64>(0x9E37_79B9_7F4A_7C15)
+    private let state = HostMutex<UInt64>(0x9E37_79B9_7F4A_7C15)
 
     public init(percent: Int) {
         self.percent = min(max(percent, 0), 100)

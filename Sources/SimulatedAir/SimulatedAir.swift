@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
 import Synchronization
 
 /// One frame on the simulated air.
@@ -62,7 +63,7 @@ public final class SimulatedAir: Sendable {
         let id: Int
     }
 
-    private let listeners = Mutex<[Entry]>([])
+    private let listeners = HostMutex<[Entry]>([])
     private let nextID = Atomic<Int>(1)
     private let sent = Atomic<Int>(0)
 

@@ -49,7 +49,7 @@ final class BridgeCounters: Sendable {
     let framesInjected = Atomic<UInt64>(0)
     let framesRejected = Atomic<UInt64>(0)
     let injectionFailures = Atomic<UInt64>(0)
-    let lastProblem = Mutex<String?>(nil)
+    let lastProblem = HostMutex<String?>(nil)
     let stopReading = Atomic<Bool>(false)
 
     func note(_ problem: String) { lastProblem.withLock { $0 = problem } }

@@ -2,7 +2,7 @@
 
 import Dispatch
 import Foundation
-import Synchronization
+import LinuxKernel
 import SystemPackage
 import USBHost
 
@@ -110,8 +110,8 @@ public final class GadgetZero: USBDevice {
     public let bos: USBBinaryObjectStore?
     public let strings: [UInt8: String]
 
-    private let state = Mutex(State())
-    private let link = Mutex<USBDeviceLink?>(nil)
+    private let state = HostMutex(State())
+    private let link = HostMutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
 
     public init(options: Options = Options()) {

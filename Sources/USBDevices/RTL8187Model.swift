@@ -179,15 +179,15 @@ public final class RTL8187Model: USBDevice, AirListener {
     public let strings: [UInt8: String]
     private let standardRequests: StandardDeviceRequests
 
-    private let state: Mutex<State>
-    private let link = Mutex<USBDeviceLink?>(nil)
+    private let state: HostMutex<State>
+    private let link = HostMutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
     private let workerStarted = Atomic<Bool>(false)
     private let workerFinished = DispatchSemaphore(value: 0)
     /// Bulk IN 1: one frame (+ FCS + trailer, MAC time patched in) per URB.
     public let receivePipe: ReceivePipe
     /// Our id on `options.air` while we are on it.
-    private let airMembership = Mutex<Int?>(nil)
+    private let airMembership = HostMutex<Int?>(nil)
 
     public init(options: Options = Options()) {
         precondition(options.macAddress.count == 6, "a MAC address has 6 bytes")
@@ -211,7 +211,7 @@ public final class RTL8187Model: USBDevice, AirListener {
         let serial = options.macAddress.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         strings = [1: "Manufacturer_Realtek", 2: "RTL8187_Wireless", 3: serial]
         standardRequests = StandardDeviceRequests(deviceDescriptor: device, configuration: configuration, strings: strings)
-        state = Mutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
+        state = HostMutex(State(eeprom: MicrowireEEPROM(words: Self.eepromImage(options)), options: options))
         // No FIFO of its own in the model: a live frame is lost unless a URB waits for it.
         receivePipe = ReceivePipe(
             layout: ReceivePipe.Layout(

@@ -3,7 +3,6 @@
 import Foundation
 import LinuxKernel
 import SimulatedAir
-import Synchronization
 import USBHost
 
 /// One frame the driver sent through a bulk OUT endpoint.
@@ -101,9 +100,9 @@ public final class RTW88Model: USBDevice, AirListener {
         var c2hSequence: UInt8 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: HostMutex<State>
     /// Our id on `options.air` while we are on it.
-    private let airMembership = Mutex<Int?>(nil)
+    private let airMembership = HostMutex<Int?>(nil)
 
     public init(chip: RTW88Chip, options: Options = Options()) {
         precondition(options.macAddress.count == 6, "a MAC address has 6 bytes")
@@ -132,7 +131,7 @@ public final class RTW88Model: USBDevice, AirListener {
         }.joined()
         strings = [1: "Realtek", 2: chip.product, 3: serial]
         standardRequests = StandardDeviceRequests(deviceDescriptor: device, configuration: configuration, strings: strings)
-        state = Mutex(State(registers: RTW88Registers(chip: chip, macAddress: options.macAddress)))
+        state = HostMutex(State(registers: RTW88Registers(chip: chip, macAddress: options.macAddress)))
         receivePipe = ReceivePipe(
             layout: ReceivePipe.Layout(
                 maximumTransferBytes: RTW88Formats.maximumReceiveTransfer, maximumPacketsPerTransfer: 64, alignment: 8,

@@ -190,8 +190,8 @@ public final class ReceivePipe: Sendable {
     /// How long an offered load's arrivals gather before the pipe collects
     /// them (rtw88 chips aggregate RX by a timeout of this order).
     static let aggregationNanoseconds: UInt64 = 100_000
-    private let state = Mutex(State())
-    private let link = Mutex<USBDeviceLink?>(nil)
+    private let state = HostMutex(State())
+    private let link = HostMutex<USBDeviceLink?>(nil)
     private let wakeup = DispatchSemaphore(value: 0)
     private let workerStarted = Atomic<Bool>(false)
     private let workerFinished = DispatchSemaphore(value: 0)

@@ -25,7 +25,7 @@ final class EnumerationDevice: USBDevice {
         var stopped = false
     }
 
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
     /// When the kernel last sent a request (0: never).
     let lastRequestAt = Atomic<UInt64>(0)
     let unplugRequested = Atomic<Bool>(false)

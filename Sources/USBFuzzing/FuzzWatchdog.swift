@@ -24,7 +24,7 @@ public final class FuzzWatchdog: Sendable {
         var progressNote = "none yet"
     }
 
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
     private let liveness: KernelLiveness
 
     public init(liveness: KernelLiveness) throws {
@@ -86,7 +86,7 @@ public final class KernelLiveness: Sendable {
     }
 
     private let kernel: Kernel
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
     /// Jiffies may stand still this long (they advance 250 times a second).
     public let stillLimitSeconds: Double
 

@@ -79,7 +79,7 @@ public final class KernelFindingMonitor: Sendable {
         var knownHits: [String: Int] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
     private let maximumLinesPerInput = 4000
 
     public init() {}

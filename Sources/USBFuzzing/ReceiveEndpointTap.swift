@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import LinuxKernel
 import Synchronization
 import SystemPackage
 import USBHost
@@ -27,7 +28,7 @@ public final class ReceiveEndpointTap: USBDevice {
         var submitted = 0
     }
 
-    private let state = Mutex(State())
+    private let state = HostMutex(State())
 
     public init(wrapping inner: any USBDevice, endpoint: UInt8, mode: Mode = .hold) {
         self.inner = inner

@@ -59,7 +59,7 @@ enum ReceiveTargets {
     }
 
     static func openRTL8187(kernel: Kernel, mode: ReceiveEndpointTap.Mode) throws -> (EmulatedRTL8187, ReceiveEndpointTap) {
-        let tapBox = Mutex<ReceiveEndpointTap?>(nil)
+        let tapBox = HostMutex<ReceiveEndpointTap?>(nil)
         let radio = try EmulatedRTL8187(
             kernel: kernel, options: DeviceOptions(simulatedTraffic: false), modelOptions: RTL8187Model.Options(),
             inFrontOfModel: { model in
@@ -72,7 +72,7 @@ enum ReceiveTargets {
     }
 
     static func openRTW88(kernel: Kernel, mode: ReceiveEndpointTap.Mode) throws -> (EmulatedRTW88, ReceiveEndpointTap) {
-        let tapBox = Mutex<ReceiveEndpointTap?>(nil)
+        let tapBox = HostMutex<ReceiveEndpointTap?>(nil)
         let radio = try EmulatedRTW88(
             kernel: kernel, chip: .rtl8821au, options: DeviceOptions(simulatedTraffic: false),
             modelOptions: RTW88Model.Options(),

@@ -5,7 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
+import LinuxKernel
 import SystemPackage
 
 /// One usbmon event, with the fields of the kernel's `struct mon_bin_hdr`
@@ -228,7 +228,7 @@ public enum USBMonitorPcap {
 public final class USBMonitorTraceWriter: Sendable {
     public let path: String
     public let snapLength: Int
-    private let state: Mutex<State>
+    private let state: HostMutex<State>
     private static let flushThreshold = 256 * 1024
 
     private struct State {
@@ -247,7 +247,7 @@ public final class USBMonitorTraceWriter: Sendable {
                 FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
             try descriptor.writeAll(USBMonitorPcap.fileHeader(snapLength: snapLength))
-            state = Mutex(State(descriptor: descriptor))
+            state = HostMutex(State(descriptor: descriptor))
         } catch let error as Errno {
             throw .traceFailed(path: path, errno: error)
         } catch {

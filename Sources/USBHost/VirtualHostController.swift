@@ -46,12 +46,12 @@ public final class VirtualHostController: Sendable {
         "\(busNumber(ofPort: port))-\(rootHubPort(ofPort: port))"
     }
 
-    private let state = Mutex(State())
-    private let trace: Mutex<USBMonitorTraceWriter?>
+    private let state = HostMutex(State())
+    private let trace: HostMutex<USBMonitorTraceWriter?>
     private let logger = Logger(label: "airtap.usb")
 
     public init(trace: USBMonitorTraceWriter? = nil) {
-        self.trace = Mutex(trace)
+        self.trace = HostMutex(trace)
     }
 
     /// Starts (or, with nil, stops) recording usbmon events.

@@ -153,7 +153,7 @@ struct BenchCommand: ParsableCommand {
         let sentCount = Atomic<Int>(0)
         let senderDone = Atomic<Bool>(false)
         let sendNanoseconds = Atomic<UInt64>(0)
-        let failure = Mutex<String?>(nil)
+        let failure = HostMutex<String?>(nil)
         let startCPU = processCPUSeconds()
         let startSwitches = processContextSwitches()
         let start = HostClock.monotonicNanoseconds()

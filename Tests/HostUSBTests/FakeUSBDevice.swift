@@ -2,7 +2,7 @@
 
 import CLibUSB
 import Dispatch
-import Synchronization
+import LinuxKernel
 import USBHost
 
 @testable import HostUSB
@@ -37,7 +37,7 @@ final class FakeUSBDevice: USBDeviceOperations, @unchecked Sendable {
     }
 
     let eventQueue = DispatchQueue(label: "fake-libusb-events")
-    private let state = Mutex(FakeState())
+    private let state = HostMutex(FakeState())
     /// Blocking calls wait on this while `holdBlockingCalls` is set.
     private let gate = DispatchSemaphore(value: 0)
 
@@ -160,7 +160,7 @@ final class FakeUSBDevice: USBDeviceOperations, @unchecked Sendable {
 
 /// What the adapter completed, in order.
 final class CompletionLog: Sendable {
-    private let entries = Mutex<[(handle: UInt64, completion: USBCompletion)]>([])
+    private let entries = HostMutex<[(handle: UInt64, completion: USBCompletion)]>([])
 
     var all: [(handle: UInt64, completion: USBCompletion)] { entries.withLock { $0 } }
     var handles: [UInt64] { all.map(\.handle) }

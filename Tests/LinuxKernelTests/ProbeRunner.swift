@@ -151,7 +151,7 @@ enum ProbeRunner {
         try process.run()
         var timedOut = false
         while process.isRunning {
-            if Date().timeIntervalSince(start) > timeoutSeconds {
+            if Date().timeIntervalSince(start) > TestTimeScale.seconds(timeoutSeconds) {
                 timedOut = true
                 kill(process.processIdentifier, SIGKILL)
                 break

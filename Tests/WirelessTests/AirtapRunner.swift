@@ -119,7 +119,7 @@ enum ToolRunner {
         let begin = Date()
         var timedOut = false
         while process.isRunning {
-            if Date().timeIntervalSince(begin) > timeoutSeconds {
+            if Date().timeIntervalSince(begin) > TestTimeScale.seconds(timeoutSeconds) {
                 timedOut = true
                 kill(process.processIdentifier, SIGKILL)
                 break

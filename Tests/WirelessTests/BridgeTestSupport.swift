@@ -43,7 +43,7 @@ final class BridgeProcess {
     /// `limitSeconds` passed (false). The limit only guards against a hang.
     func waitForStandardError(limitSeconds: Double = 60, until condition: (String) -> Bool) async -> Bool {
         let begin = Date()
-        while Date().timeIntervalSince(begin) < limitSeconds {
+        while Date().timeIntervalSince(begin) < TestTimeScale.seconds(limitSeconds) {
             if condition(standardError) { return true }
             if !process.isRunning { return condition(standardError) }
             try? await Task.sleep(for: .milliseconds(50))
@@ -57,7 +57,7 @@ final class BridgeProcess {
         let begin = Date()
         var timedOut = false
         while process.isRunning {
-            if Date().timeIntervalSince(begin) > limitSeconds {
+            if Date().timeIntervalSince(begin) > TestTimeScale.seconds(limitSeconds) {
                 timedOut = true
                 kill(process.processIdentifier, SIGKILL)
                 break

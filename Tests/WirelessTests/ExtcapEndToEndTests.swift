@@ -58,7 +58,7 @@ struct ExtcapHarness {
     /// Waits for `process` without blocking a test thread (collect() would:
     /// tests share a small thread pool), SIGKILL after `timeoutSeconds`.
     static func awaitExit(_ process: Process, timeoutSeconds: Double = 60) async {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        let deadline = Date().addingTimeInterval(TestTimeScale.seconds(timeoutSeconds))
         while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }

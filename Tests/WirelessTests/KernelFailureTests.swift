@@ -18,13 +18,14 @@ struct KernelFailureTests {
     }
 
     // 10 s after boot: the adapter is up and capturing by then even on a loaded machine (make test runs everything at once).
+    static let after = Int(TestTimeScale.seconds(10))
     static let cases = [
-        Case(trigger: "lkl.test_panic_after=10", status: 70, message: "airtap: kernel panic inside the library",
-             logLine: "Kernel panic - not syncing: lkl.test_panic_after=10: test panic"),
-        Case(trigger: "lkl.test_oops_after=10", status: 71, message: "airtap: fatal signal 11 (Segmentation fault)",
-             logLine: "lkl.test_oops_after=10: storing to a NULL pointer"),
-        Case(trigger: "lkl.test_hang_after=10", status: 72, message: "the kernel made no progress for",
-             logLine: "lkl.test_hang_after=10: spinning with interrupts off"),
+        Case(trigger: "lkl.test_panic_after=\(after)", status: 70, message: "airtap: kernel panic inside the library",
+             logLine: "Kernel panic - not syncing: lkl.test_panic_after=\(after): test panic"),
+        Case(trigger: "lkl.test_oops_after=\(after)", status: 71, message: "airtap: fatal signal 11 (Segmentation fault)",
+             logLine: "lkl.test_oops_after=\(after): storing to a NULL pointer"),
+        Case(trigger: "lkl.test_hang_after=\(after)", status: 72, message: "the kernel made no progress for",
+             logLine: "lkl.test_hang_after=\(after): spinning with interrupts off"),
     ]
 
     @Test("capture on the emulated RTL8821AU, then the kernel fails: message, log tail, exit status, complete file",
@@ -36,8 +37,8 @@ struct KernelFailureTests {
         let output = scratch.appendingPathComponent("failed.pcapng").path
         let run = try await ToolRunner.run(
             "/usr/bin/env",
-            ["AIRTAP_STUCK_SECONDS=3", try ToolRunner.airtapPath(), "capture", "--device", "emulated:rtl8821au", "--channel", "6",
-             "--duration", "30", "-w", output, "--quiet", "--kernel-args", failure.trigger])
+            ["AIRTAP_STUCK_SECONDS=\(TestTimeScale.seconds(3))", try ToolRunner.airtapPath(), "capture", "--device", "emulated:rtl8821au",
+             "--channel", "6", "--duration", "\(Int(TestTimeScale.seconds(30)))", "-w", output, "--quiet", "--kernel-args", failure.trigger])
         #expect(run.status == failure.status, "\(run.diagnosis)")
         #expect(!run.killedBySignal, "\(run.diagnosis)")
         #expect(run.standardError.contains(failure.message), "\(run.diagnosis)")

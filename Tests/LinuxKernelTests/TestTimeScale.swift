@@ -1,0 +1,1 @@
+../WirelessTests/TestTimeScale.swift
