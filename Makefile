@@ -49,8 +49,19 @@ define relink-debug-if-kernel-newer
 	fi
 endef
 
+# Nor the kernel's headers (Sources/CLinuxKernel): when one changed (a new
+# host operation moves struct fields), the files that import it recompile.
+# $(call recompile-if-kernel-headers-newer,BUILD_DIRECTORY)
+define recompile-if-kernel-headers-newer
+	@stamp=$(1)/kernel-headers.stamp; \
+	if [ -e $$stamp ] && [ -n "$$(find build/out/include -name '*.h' -newer $$stamp | head -n 1)" ]; then \
+		grep -rl --include='*.swift' 'import CLinuxKernel' Sources Tests | xargs touch; \
+	fi; mkdir -p $(1) && touch $$stamp
+endef
+
 swift: kernel
 	$(call relink-debug-if-kernel-newer,.build)
+	$(call recompile-if-kernel-headers-newer,.build)
 	swift build --build-tests
 
 # What users run, and what the figures in BENCHMARKS.md are measured on.
@@ -59,6 +70,7 @@ swift-release: kernel
 	    [ "$(KERNEL_LIB)" -nt "$(RELEASE_BIN)/airtap-kernel-probe" ]; then \
 		rm -rf .build/*/release/airtap .build/*/release/airtap-kernel-probe; \
 	fi
+	$(call recompile-if-kernel-headers-newer,.build/release)
 	swift build -c release --product airtap
 	swift build -c release --product airtap-kernel-probe
 
@@ -70,10 +82,12 @@ test: need-test swift
 # "Sanitizers"). TEST_ARGS go to swift test, e.g. TEST_ARGS="--filter NAME".
 test-asan: need-test kernel
 	$(call relink-debug-if-kernel-newer,.build-asan)
+	$(call recompile-if-kernel-headers-newer,.build-asan)
 	Tests/Sanitizers/run-tests.sh address $(TEST_ARGS)
 
 test-tsan: need-test kernel
 	$(call relink-debug-if-kernel-newer,.build-tsan)
+	$(call recompile-if-kernel-headers-newer,.build-tsan)
 	Tests/Sanitizers/run-tests.sh thread $(TEST_ARGS)
 
 # A few seconds of capture from the emulated RTL8821AU (rtw88_8821au over the

@@ -33,6 +33,11 @@ enum ProbeOutput {
         write(line + "\n", to: .standardOutput)
     }
 
+    /// A line for whoever watches a long run (stderr: stdout is the report).
+    static func progress(_ line: String) {
+        write(line + "\n", to: .standardError)
+    }
+
     static func warn(_ message: String) {
         write("airtap-kernel-probe: warning: \(message)\n", to: .standardError)
     }

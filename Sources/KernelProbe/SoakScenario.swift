@@ -156,10 +156,14 @@ func runSoak(arguments: [String]) throws {
     let end = start + UInt64(settings.seconds * 1e9)
     func elapsed() -> Double { Double(HostClock.monotonicNanoseconds() - start) / 1e9 }
     var samples = [try SoakSample.take(kernel: kernel, seconds: 0, framesCaptured: 0)]
+    // Each sample as it is taken, so an hour's run shows where it stands.
+    ProbeOutput.progress(SoakSample.tableHeader)
+    ProbeOutput.progress(samples[0].tableRow(previous: nil))
     var sampleError: Error?
     func takeSample() {
         do {
             samples.append(try SoakSample.take(kernel: kernel, seconds: elapsed(), framesCaptured: sink.loadFrames))
+            ProbeOutput.progress(samples[samples.count - 1].tableRow(previous: samples[samples.count - 2]))
         } catch { sampleError = sampleError ?? error }
     }
     // The air offers frames on time whether or not the capture keeps up;

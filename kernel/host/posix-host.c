@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -227,6 +228,60 @@ static void page_free(void *p, unsigned long size)
 	munmap(p, size);
 }
 
+/*
+ * Readability is per page, so one byte of each page is enough. The host
+ * kernel reports EFAULT instead of raising SIGSEGV when process_vm_readv
+ * (on ourselves) or write (to a pipe) meets an unreadable address; the
+ * pipe is the fallback where a seccomp filter refuses process_vm_readv.
+ */
+static int byte_readable(const char *p)
+{
+	static int pipe_fds[2] = { -1, -1 };
+	static pthread_mutex_t pipe_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct iovec local, remote;
+	char byte;
+	ssize_t n;
+
+	local.iov_base = &byte;
+	local.iov_len = 1;
+	remote.iov_base = (void *)p;
+	remote.iov_len = 1;
+	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (n == 1)
+		return 1;
+	if (n < 0 && errno == EFAULT)
+		return 0;
+
+	pthread_mutex_lock(&pipe_lock);
+	if (pipe_fds[0] < 0 && pipe(pipe_fds) < 0) {
+		pthread_mutex_unlock(&pipe_lock);
+		return 0;
+	}
+	n = write(pipe_fds[1], p, 1);
+	if (n == 1 && read(pipe_fds[0], &byte, 1) != 1)
+		n = -1;
+	pthread_mutex_unlock(&pipe_lock);
+	return n == 1;
+}
+
+static int mem_readable(const void *addr, unsigned long size)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = (uintptr_t)addr, last;
+
+	if (size == 0)
+		return 1;
+	if (start + size - 1 < start)
+		return 0;
+	last = start + size - 1;
+	for (uintptr_t p = start; ; p = (p | (page - 1)) + 1) {
+		if (!byte_readable((const char *)p))
+			return 0;
+		if ((p | (page - 1)) >= last)
+			return 1;
+	}
+}
+
 static unsigned long long monotonic_ns(void)
 {
 	struct timespec ts;
@@ -363,6 +418,7 @@ const struct lkl_host_operations lkl_host_ops = {
 	.tls_get = tls_get,
 	.mem_alloc = mem_alloc,
 	.mem_free = mem_free,
+	.mem_readable = mem_readable,
 	.page_alloc = page_alloc,
 	.page_free = page_free,
 	.time = monotonic_ns,

@@ -9,6 +9,8 @@
 #include <linux/memblock.h>
 #include <linux/mm.h>
 #include <linux/pfn.h>
+#include <linux/sizes.h>
+#include <linux/uaccess.h>
 #include <asm/lkl.h>
 
 unsigned long lkl_memory_start, lkl_memory_end;
@@ -70,6 +72,28 @@ void __init arch_setup_zero_pages(void)
 /* Init sections are in the host's image, not in our RAM: keep them. */
 void free_initmem(void)
 {
+}
+
+/*
+ * copy_from_kernel_nofault() and friends read with plain loads here
+ * (UACCESS_MEMCPY), and the port has no exception table to recover from
+ * a host SIGSEGV, so they ask first: our RAM is always readable, anything
+ * else (a stale pointer a diagnostic follows, the host's image) is
+ * checked by the host. Reached only on diagnostic and probing paths.
+ */
+bool copy_from_kernel_nofault_allowed(const void *unsafe_src, size_t size)
+{
+	unsigned long start = (unsigned long)unsafe_src;
+
+	if (size == 0)
+		return true;
+	if (start + size < start)
+		return false;
+	if (start >= lkl_memory_start && start + size <= lkl_memory_end)
+		return true;
+	if (lkl_ops->mem_readable)
+		return lkl_ops->mem_readable(unsafe_src, size);
+	return start >= SZ_64K;
 }
 
 void lkl_mem_halt(void)

@@ -10,6 +10,7 @@
 #include <linux/pgtable.h>
 #include <linux/preempt.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include <asm/lkl.h>
 
 /*
@@ -46,9 +47,38 @@ static void lkl_port_preemption_none(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, preempt_model_none());
 }
 
+/*
+ * The nofault accessors must fail, not kill the process, on memory that
+ * is not mapped (diagnostics such as print_worker_info follow pointers
+ * that may be stale): a NULL-based pointer and a non-canonical one,
+ * which no host maps. Our RAM still reads.
+ */
+static void lkl_port_nofault_reads(struct kunit *test)
+{
+	static const char *const unmapped[] = {
+		(const char *)16,
+		(const char *)(1UL << (BITS_PER_LONG - 1)),
+	};
+	char *ram = kunit_kmalloc(test, 32, GFP_KERNEL);
+	char copy[32];
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ram);
+	strscpy(ram, "readable", 32);
+	KUNIT_EXPECT_EQ(test, copy_from_kernel_nofault(copy, ram, 32), 0);
+	KUNIT_EXPECT_STREQ(test, copy, "readable");
+	KUNIT_EXPECT_EQ(test, strncpy_from_kernel_nofault(copy, ram, 32), 9);
+
+	for (i = 0; i < ARRAY_SIZE(unmapped); i++) {
+		KUNIT_EXPECT_LT(test, copy_from_kernel_nofault(copy, unmapped[i], 8), 0);
+		KUNIT_EXPECT_LT(test, strncpy_from_kernel_nofault(copy, unmapped[i], 8), 0);
+	}
+}
+
 static struct kunit_case lkl_port_cases[] = {
 	KUNIT_CASE(lkl_port_zero_page_in_ram),
 	KUNIT_CASE(lkl_port_preemption_none),
+	KUNIT_CASE(lkl_port_nofault_reads),
 	{}
 };
 

@@ -60,6 +60,13 @@ struct lkl_host_operations {
 	/* Page-aligned, zero-filled memory (the kernel's RAM). */
 	void *(*page_alloc)(unsigned long size);
 	void (*page_free)(void *addr, unsigned long size);
+	/*
+	 * Nonzero when all of [addr, addr + size) can be read without a
+	 * fault. The kernel's *_nofault accessors ask before they read
+	 * memory outside its RAM, since the port cannot catch the fault.
+	 * May be NULL: then only the first 64 KiB count as unreadable.
+	 */
+	int (*mem_readable)(const void *addr, unsigned long size);
 
 	/* Monotonic time in nanoseconds. */
 	unsigned long long (*time)(void);
