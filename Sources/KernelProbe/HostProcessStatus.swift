@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import CHostSyscall
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -17,9 +19,18 @@ enum HostProcessStatus {
     static var descriptorCount: Int { max(numericEntries(of: "/proc/self/fd") - 1, 0) }
 
     /// Resident set size and its peak, in KiB (VmRSS, VmHWM of /proc/self/status).
-    static var memoryKiB: (resident: Int, peak: Int) {
+    /// Of the resident set, pages of files (the program's own code and
+    /// data, faulted in as code paths first run).
+    static var memoryKiB: (resident: Int, peak: Int, file: Int) {
         let fields = statusFields()
-        return (fields["VmRSS"] ?? -1, fields["VmHWM"] ?? -1)
+        return (fields["VmRSS"] ?? -1, fields["VmHWM"] ?? -1, fields["RssFile"] ?? -1)
+    }
+
+    /// Bytes malloc has handed out and not had back, in KiB (mallinfo2,
+    /// every arena): tells a leak (this grows) from heap fragmentation
+    /// (RSS grows, this does not).
+    static var heapInUseKiB: Int {
+        Int(airtap_host_heap_in_use_bytes() / 1024)
     }
 
     /// Resident KiB of the largest mapping (/proc/self/smaps): the kernel

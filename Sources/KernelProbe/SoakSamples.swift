@@ -9,11 +9,16 @@ struct SoakSample {
     /// Host process (the host's /proc/self).
     var residentKiB: Int
     var peakResidentKiB: Int
+    /// Of `residentKiB`, file pages: the program's code, faulted in as
+    /// code paths first run (bounded by the binary's size).
+    var residentFileKiB: Int
     /// Of `residentKiB`, the kernel library's RAM block: pages it has ever
     /// touched (bounded by `mem=`; what it uses now is `kernelUsedKiB`).
     var kernelRAMResidentKiB: Int
     /// Host memory outside the kernel's RAM: Swift, libc and the models.
     var residentBesideKernelRAMKiB: Int { residentKiB - kernelRAMResidentKiB }
+    /// What the host's malloc has handed out (kernel RAM is not malloc's).
+    var heapInUseKiB: Int
     var threads: Int
     var descriptors: Int
     /// The library's own memory (its /proc/meminfo): pages in use, slab.
@@ -36,8 +41,8 @@ struct SoakSample {
         let memory = HostProcessStatus.memoryKiB
         let meminfo = try KernelMemoryInfo(kernel: kernel)
         return SoakSample(
-            seconds: seconds, residentKiB: memory.resident, peakResidentKiB: memory.peak,
-            kernelRAMResidentKiB: HostProcessStatus.largestMappingResidentKiB,
+            seconds: seconds, residentKiB: memory.resident, peakResidentKiB: memory.peak, residentFileKiB: memory.file,
+            kernelRAMResidentKiB: HostProcessStatus.largestMappingResidentKiB, heapInUseKiB: HostProcessStatus.heapInUseKiB,
             threads: HostProcessStatus.threadCount, descriptors: HostProcessStatus.descriptorCount,
             kernelUsedKiB: meminfo.usedKiB, kernelSlabKiB: meminfo["Slab"], kernelUnreclaimableSlabKiB: meminfo["SUnreclaim"],
             kernelTasks: try countKernelTasks(kernel).tasks, kernelWorkers: try countKernelWorkers(kernel),
@@ -55,13 +60,13 @@ struct SoakSample {
     }
 
     static let tableHeader =
-        "   TIME s   RSS KiB   HWM KiB  K-RAM RSS  THREADS  FDS  K-USED KiB  K-SLAB KiB  K-UNRECL  K-TASKS  KWORKERS     FRAMES  FRAMES/S"
+        "   TIME s   RSS KiB   HWM KiB  FILE KiB  K-RAM RSS  HEAP KiB  THREADS  FDS  K-USED KiB  K-SLAB KiB  K-UNRECL  K-TASKS  KWORKERS     FRAMES  FRAMES/S"
 
     func tableRow(previous: SoakSample?) -> String {
         let interval = seconds - (previous?.seconds ?? 0)
         let rate = interval > 0 ? Double(framesCaptured - (previous?.framesCaptured ?? 0)) / interval : 0
-        return pad(String(Int(seconds.rounded())), 9) + pad(residentKiB, 10) + pad(peakResidentKiB, 10)
-            + pad(kernelRAMResidentKiB, 11) + pad(threads, 9)
+        return pad(String(Int(seconds.rounded())), 9) + pad(residentKiB, 10) + pad(peakResidentKiB, 10) + pad(residentFileKiB, 10)
+            + pad(kernelRAMResidentKiB, 11) + pad(heapInUseKiB, 10) + pad(threads, 9)
             + pad(descriptors, 5) + pad(kernelUsedKiB, 12) + pad(kernelSlabKiB, 12) + pad(kernelUnreclaimableSlabKiB, 10)
             + pad(kernelTasks, 9) + pad(kernelWorkers, 10)
             + pad(framesCaptured, 11) + pad(Int(rate.rounded()), 10)

@@ -9,7 +9,7 @@ import Synchronization
 import USBDevices
 import Wireless
 
-/// `soak [SECONDS] [SAMPLE_SECONDS] [FRAMES_PER_SECOND] [WARMUP_SECONDS]`
+/// `soak [SECONDS] [SAMPLE_SECONDS] [FRAMES_PER_SECOND] [WARMUP_SECONDS] [INJECTIONS_PER_SECOND] [HOP_SECONDS]`
 /// (`make soak`; `-` for a default): a long capture from the emulated
 /// RTL8821AU of frames offered at a fixed rate, with injection and channel
 /// hops, watching for leaks and losses.
@@ -27,12 +27,13 @@ struct SoakSettings {
 
     init(arguments: [String]) throws {
         // "-" (or nothing) takes an argument's default.
-        func number(_ index: Int) throws -> Double? {
+        func number(_ index: Int, zeroAllowed: Bool = false) throws -> Double? {
             guard index < arguments.count, arguments[index] != "-" else { return nil }
-            guard let value = Double(arguments[index]), value > 0, value.isFinite else {
+            guard let value = Double(arguments[index]), value > 0 || (zeroAllowed && value == 0), value.isFinite else {
                 throw KernelError.invalidArgument(
-                    "soak: argument \(index + 1) (\(arguments[index])) must be a positive number; "
-                        + "usage: soak [SECONDS] [SAMPLE_SECONDS] [FRAMES_PER_SECOND] [WARMUP_SECONDS]")
+                    "soak: argument \(index + 1) (\(arguments[index])) must be a positive number (injections may be 0); "
+                        + "usage: soak [SECONDS] [SAMPLE_SECONDS] [FRAMES_PER_SECOND] [WARMUP_SECONDS] "
+                        + "[INJECTIONS_PER_SECOND] [HOP_SECONDS]")
             }
             return value
         }
@@ -41,6 +42,8 @@ struct SoakSettings {
         framesPerSecond = Int(try number(2) ?? Double(framesPerSecond))
         // A tenth of the run, at least two minutes, at most half of it.
         warmupSeconds = try number(3) ?? min(max(seconds / 10, 120), seconds / 2)
+        injectionsPerSecond = Int(try number(4, zeroAllowed: true) ?? Double(injectionsPerSecond))
+        hopSeconds = try number(5) ?? hopSeconds
         guard sampleSeconds < seconds, warmupSeconds < seconds, (1...100_000).contains(framesPerSecond) else {
             throw KernelError.invalidArgument(
                 "soak: samples and warm-up must fit in the run (\(seconds) s), and the rate be 1...100000 frames/s")

@@ -138,25 +138,43 @@ struct ConsoleState {
     var logger: Logger?
 }
 
-/// Keeps the last `capacity` bytes appended.
+/// Keeps the last `capacity` bytes appended, in a ring allocated once on
+/// first use: a console that prints for hours neither grows the heap nor
+/// reallocates.
 struct ByteTail {
     let capacity: Int
-    private var storage: [UInt8] = []
+    private var ring: [UInt8] = []
+    /// Where the next byte goes; once `wrapped`, also the oldest byte.
+    private var next = 0
+    private var wrapped = false
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
     }
 
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        storage.append(contentsOf: bytes)
-        // Trim only once twice the capacity has accumulated, so trimming costs
-        // amortised O(1) per byte.
-        if storage.count > 2 * capacity {
-            storage.removeFirst(storage.count - capacity)
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        if ring.isEmpty { ring = [UInt8](repeating: 0, count: capacity) }
+        // Only the last `capacity` bytes of a long write can survive it.
+        let keep = min(bytes.count, capacity)
+        var source = base + (bytes.count - keep)
+        var remaining = keep
+        ring.withUnsafeMutableBufferPointer { ring in
+            while remaining > 0 {
+                let run = min(capacity - next, remaining)
+                (ring.baseAddress! + next).update(from: source, count: run)
+                source += run
+                remaining -= run
+                next += run
+                if next == capacity {
+                    next = 0
+                    wrapped = true
+                }
+            }
         }
     }
 
-    var bytes: ArraySlice<UInt8> { storage.suffix(capacity) }
+    var bytes: [UInt8] { wrapped ? Array(ring[next...] + ring[..<next]) : Array(ring[..<next]) }
     var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 

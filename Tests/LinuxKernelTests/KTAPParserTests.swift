@@ -214,6 +214,14 @@ struct ConsolePlumbingTests {
         var small = ByteTail(capacity: 8)
         Array("abc".utf8).withUnsafeBufferPointer { small.append($0) }
         #expect(small.text == "abc")
+        // Wrapping around the ring's end, and one write longer than the ring.
+        var ring = ByteTail(capacity: 5)
+        for chunk in ["abc", "def", "g", "hijklmnopq", "rs"] {
+            Array(chunk.utf8).withUnsafeBufferPointer { ring.append($0) }
+            let all = "abcdefghijklmnopqrs"
+            let sofar = all.prefix(upTo: all.index(all.startIndex, offsetBy: ["abc": 3, "def": 6, "g": 7, "hijklmnopq": 17, "rs": 19][chunk]!))
+            #expect(ring.text == String(sofar.suffix(5)))
+        }
     }
 
     @Test func bannerLineDropsTimestamp() {

@@ -8,4 +8,10 @@
  */
 long airtap_host_getpid_syscall(void);
 
+/*
+ * Bytes the host's malloc has handed out and not had back, all arenas
+ * (mallinfo2: <malloc.h> is not in Swift's Glibc module).
+ */
+unsigned long airtap_host_heap_in_use_bytes(void);
+
 #endif
