@@ -178,7 +178,8 @@ let package = Package(
         .target(
             name: "Capture",
             dependencies: [
-                "KernelSockets", "LinuxKernel", "CLibPcap", .product(name: "SystemPackage", package: "swift-system"),
+                "KernelSockets", "LinuxKernel", "CLinuxKernel", "CLibPcap",
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/Capture"
         ),

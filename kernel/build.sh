@@ -103,7 +103,7 @@ compile() {
 
 package() {
 	mkdir -p "$OUT/lib" "$OUT/include/lkl" "$OUT/obj"
-	local api="lkl_init lkl_start_kernel lkl_is_running lkl_syscall lkl_sys_halt lkl_trigger_irq lkl_get_free_irq lkl_put_irq lkl_usb_attach lkl_usb_detach lkl_usb_complete lkl_usb_get_stats"
+	local api="lkl_init lkl_start_kernel lkl_is_running lkl_syscall lkl_sys_halt lkl_trigger_irq lkl_get_free_irq lkl_put_irq lkl_usb_attach lkl_usb_detach lkl_usb_complete lkl_usb_get_stats lkl_packet_ring_lend lkl_packet_ring_return"
 	local keep=$OUT/obj/keep-symbols
 	printf '%s\n' $api > "$keep"
 	# Only the host API stays global: kernel names cannot clash with
@@ -119,6 +119,7 @@ package() {
 
 	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/host_ops.h" "$OUT/include/lkl/host_ops.h"
 	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/virtual_usb.h" "$OUT/include/lkl/virtual_usb.h"
+	cp "$ROOT/kernel/arch/lkl/include/uapi/asm/packet_ring.h" "$OUT/include/lkl/packet_ring.h"
 	gcc -O2 -g -fPIC -Wall -Wextra -Wno-unused-parameter -I"$OUT/include/lkl" \
 		-c "$ROOT/kernel/host/posix-host.c" -o "$OUT/obj/posix-host.o"
 	embed_module_firmware "$OUT/obj/module-firmware.o"
@@ -134,6 +135,7 @@ package() {
 #define LKL_LKL_H
 #include "host_ops.h"
 #include "virtual_usb.h"
+#include "packet_ring.h"
 #include "syscalls.h"
 /*
  * Firmware of the built-in Wi-Fi drivers, one module per line:

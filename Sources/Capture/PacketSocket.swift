@@ -42,9 +42,23 @@ public struct PacketSocketStatistics: Sendable, Equatable {
     }
 }
 
+/// How a capture takes frames from its packet socket.
+public enum PacketReceivePath: String, Sendable, CaseIterable {
+    /// A TPACKET_V3 ring read in place (`PacketReceiveRing`): no copy.
+    case ring
+    /// recvmmsg into our buffers: one copy a frame.
+    case copy
+
+    /// The ring, unless AIRTAP_RECEIVE_PATH=copy says otherwise (to rule
+    /// the ring out when chasing a capture problem).
+    public static var preferred: PacketReceivePath {
+        getenv("AIRTAP_RECEIVE_PATH").flatMap { PacketReceivePath(rawValue: String(cString: $0)) } ?? .ring
+    }
+}
+
 /// Receives every frame of one interface (monitor: radiotap + 802.11) in
-/// batches with recvmmsg, each frame with the kernel's own receive
-/// timestamp. One thread at a time.
+/// batches, from a receive ring read in place or with recvmmsg, each frame
+/// with the kernel's own receive timestamp. One thread at a time.
 public final class PacketCapture {
     public let socket: KernelSocket
     public let interfaceIndex: Int
@@ -75,10 +89,17 @@ public final class PacketCapture {
     /// Host wall-clock time of the last batch, for a frame that came
     /// without a kernel timestamp (not expected: see `frame(at:)`).
     private var batchReceivedAt: UInt64 = 0
+    /// The ring, when frames come that way (`receivePath == .ring`).
+    private let ring: PacketReceiveRing?
+    private let pollSeconds: Double
+    /// The path this capture really uses: a ring that cannot be set up
+    /// (too little kernel memory for it) leaves recvmmsg.
+    public var receivePath: PacketReceivePath { ring == nil ? .copy : .ring }
 
     /// - Parameters:
-    ///   - receiveBufferBytes: socket buffer; large enough to ride out a
-    ///     slow consumer (writing to a pipe) without drops.
+    ///   - receiveBufferBytes: socket buffer, or the receive ring's size;
+    ///     large enough to ride out a slow consumer (writing to a pipe)
+    ///     without drops.
     ///   - pollSeconds: how long one `receiveBatch` waits for the first frame.
     ///   - coalesceSeconds: after a batch that emptied the socket, how long
     ///     frames may gather before the next receive (see `receiveBatch`).
@@ -86,7 +107,8 @@ public final class PacketCapture {
     ///     no unfiltered frame is ever queued.
     public init(
         kernel: Kernel, interfaceIndex: Int, receiveBufferBytes: Int = 16 << 20, batchSize: Int = 64,
-        slotSize: Int = 8192, pollSeconds: Double = 0.05, coalesceSeconds: Double = 0.0002, filter: CaptureFilter? = nil
+        slotSize: Int = 8192, pollSeconds: Double = 0.05, coalesceSeconds: Double = 0.0002, filter: CaptureFilter? = nil,
+        receivePath: PacketReceivePath = .preferred
     ) throws {
         // Protocol 0: the socket receives nothing until bind names the
         // interface and ETH_P_ALL, after its options and filter are set.
@@ -96,6 +118,7 @@ public final class PacketCapture {
         self.slotSize = slotSize
         self.batchSize = batchSize
         self.filter = filter
+        self.pollSeconds = pollSeconds
         coalesceNanoseconds = UInt64(max(coalesceSeconds, 0) * 1e9)
         storage = UnsafeMutableRawPointer.allocate(byteCount: slotSize * batchSize, alignment: 64)
         headers = UnsafeMutableRawPointer.allocate(byteCount: Self.messageHeaderStride * batchSize, alignment: 64)
@@ -114,12 +137,19 @@ public final class PacketCapture {
         // Frames this host injects on the same interface are not captures.
         try? socket.setOption(level: PacketSocketABI.levelPacket, name: PacketSocketABI.optionIgnoreOutgoing, value: 1)
         if let filter, !filter.acceptsEverything { try filter.attach(to: socket) }
+        // The ring replaces the socket's queue: it must exist before bind
+        // lets the first frame in.
+        // As much room as the socket buffer would have had.
+        let blockBytes = PacketReceiveRing.Geometry().blockBytes
+        let geometry = PacketReceiveRing.Geometry(blockCount: min(max(receiveBufferBytes / blockBytes, 8), 512))
+        ring = receivePath == .ring ? try? PacketReceiveRing(socket: socket, geometry: geometry) : nil
         try socket.bind(
             address: PacketSocketABI.linkLayerAddress(
                 interfaceIndex: interfaceIndex, protocolNetworkOrder: PacketSocketABI.allProtocolsNetworkOrder))
     }
 
     deinit {
+        ring?.giveBack()
         socket.close()
         storage.deallocate()
         headers.deallocate()
@@ -142,6 +172,8 @@ public final class PacketCapture {
     /// the next call takes them in one batch. Each frame keeps the time the
     /// kernel received it, so the wait delays frames, not their timestamps.
     public func receiveBatch() throws -> Int {
+        // The ring's blocks retire on a timer, which coalesces by itself.
+        if let ring { return try ring.receiveBatch(timeoutSeconds: pollSeconds, interfaceIndex: interfaceIndex) }
         if let drainedAt {
             let due = drainedAt &+ coalesceNanoseconds
             let now = HostClock.monotonicNanoseconds()
@@ -179,6 +211,7 @@ public final class PacketCapture {
     /// Frame `index` of the last batch: captured bytes, original length and
     /// the kernel's receive time (wall clock, nanoseconds since the epoch).
     public func frame(at index: Int) -> (bytes: UnsafeRawBufferPointer, originalLength: Int, timestampNanoseconds: UInt64) {
+        if let ring { return ring.frame(at: index) }
         let header = headers + index * Self.messageHeaderStride
         let original = Int(header.load(fromByteOffset: Self.messageLengthOffset, as: UInt32.self))
         let bytes = UnsafeRawBufferPointer(start: storage + index * slotSize, count: min(original, slotSize))
@@ -222,7 +255,11 @@ public final class PacketCapture {
         return totals
     }
 
-    public func close() { socket.close() }
+    /// Closes the socket (the ring goes back to the kernel first).
+    public func close() {
+        ring?.giveBack()
+        socket.close()
+    }
 }
 
 /// Sends complete frames (radiotap + 802.11 on a monitor interface).

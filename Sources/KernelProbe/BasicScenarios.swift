@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+import CLinuxKernel
+import KernelSockets
 import LinuxKernel
+import SystemPackage
 
 /// Boot, banner, halt; with the host threads of the process before boot
 /// and after halt (the kernel's host threads must all be gone again).
@@ -39,9 +42,37 @@ func runSyscalls() throws {
 
     try checkFileRoundTrip(kernel)
     try checkNanosleep(kernel, seconds: 0.05)
+    try checkPacketRingLending(kernel)
 
     try kernel.halt()
     ProbeOutput.result("syscalls", "ok")
+}
+
+/// lkl_packet_ring_lend refuses what has no receive ring to lend (the
+/// lending itself is exercised by every capture: PacketReceiveRing).
+private func checkPacketRingLending(_ kernel: Kernel) throws {
+    var blocks = [UnsafeMutableRawPointer?](repeating: nil, count: 4)
+    var size: UInt32 = 0
+    func lend(_ descriptor: Int) -> Int32 {
+        blocks.withUnsafeMutableBufferPointer { lkl_packet_ring_lend(Int32(descriptor), $0.baseAddress, 4, &size) }
+    }
+    let netlink = try KernelSocket(kernel: kernel, domain: SocketABI.addressFamilyNetlink, type: SocketABI.typeRaw, protocol: 0)
+    defer { netlink.close() }
+    let packet = try KernelSocket(kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw, protocol: 0)
+    defer { packet.close() }
+    let file = try kernel.open("/packet-ring-not-a-socket", flags: [.create, .readWrite], mode: 0o600)
+    defer { try? kernel.close(file) }
+    let cases: [(what: String, got: Int32, want: Errno)] = [
+        ("a descriptor that is not open", lend(987), .badFileDescriptor),
+        ("a file that is not a socket", lend(file), .notSocket),
+        ("a netlink socket", lend(netlink.descriptor), .protocolWrongTypeForSocket),
+        ("a packet socket without a ring", lend(packet.descriptor), .noSuchAddressOrDevice),
+        ("returning a ring never lent", lkl_packet_ring_return(Int32(packet.descriptor)), .noSuchAddressOrDevice),
+    ]
+    for check in cases where check.got != -check.want.rawValue {
+        ProbeOutput.fail("lkl_packet_ring_lend on \(check.what) returned \(check.got), expected -\(check.want.rawValue) (\(check.want))")
+    }
+    ProbeOutput.result("packet_ring_refusals", cases.count)
 }
 
 private func checkFileRoundTrip(_ kernel: Kernel) throws {
@@ -104,4 +135,34 @@ func runPanic(extraCommandLine: String) throws {
     ProbeOutput.fail(
         "the kernel booted with lkl.test_panic=1 and did not panic within 10 s\n"
             + "--- kernel log tail ---\n\(kernel.consoleLog)")
+}
+
+/// A 48 MiB file in the kernel's root file system makes its page cache
+/// touch that much of its RAM; once the file is gone, free page reporting
+/// hands the pages back to the host within seconds, so the RAM mapping's
+/// resident size falls back near where it was.
+func runRAMReturn() throws {
+    let kernel = try Kernel.boot(memoryMiB: 128)
+    let before = HostProcessStatus.largestMappingResidentKiB
+    let path = "/ram-return.bin"
+    let chunk = [UInt8](repeating: 0xA5, count: 1 << 20)
+    let descriptor = try kernel.open(path, flags: [.create, .readWrite, .truncate], mode: 0o600)
+    for _ in 0..<48 {
+        var written = 0
+        while written < chunk.count { written += try kernel.write(descriptor, Array(chunk[written...])) }
+    }
+    try kernel.close(descriptor)
+    let filled = HostProcessStatus.largestMappingResidentKiB
+    try kernel.unlink(path)
+    // Reports run a couple of seconds after free blocks gather.
+    var after = filled
+    let deadline = HostClock.monotonicNanoseconds() + 20_000_000_000
+    while HostClock.monotonicNanoseconds() < deadline {
+        HostClock.sleep(seconds: 0.5)
+        after = HostProcessStatus.largestMappingResidentKiB
+        if after < before + 8 << 10 { break }
+    }
+    ProbeOutput.result(["ram_kib_before": "\(before)", "ram_kib_filled": "\(filled)", "ram_kib_after": "\(after)"])
+    try kernel.halt()
+    ProbeOutput.result("halted", 1)
 }

@@ -151,7 +151,13 @@ func runRTW88Receive(arguments: [String]) throws {
     for index in rtw88ReceivePhases.indices {
         let phase = rtw88ReceivePhases[index]
         try device.tune(phase.spec)
-        let capture = try device.makeCapture()
+        // Both receive paths, each checked byte for byte: the ring read in
+        // place on even phases, recvmmsg copies on odd ones.
+        let path: PacketReceivePath = index % 2 == 0 ? .ring : .copy
+        let capture = try device.makeCapture(receivePath: path)
+        if capture.receivePath != path {
+            mismatches.append("channel \(phase.channel): capture took the \(capture.receivePath) path, not \(path)")
+        }
         let (all, heard) = rtw88ScriptedAir(phase: index, count: perPhase)
         expectedTotal += heard.count
         device.model.putOnAir(all)
@@ -160,8 +166,16 @@ func runRTW88Receive(arguments: [String]) throws {
         var quietSince = HostClock.monotonicNanoseconds()
         while HostClock.monotonicNanoseconds() < deadline {
             let batch = try capture.receiveBatch()
+            let now = CaptureRun.realtimeNanoseconds()
             for slot in 0..<batch {
                 let frame = capture.frame(at: slot)
+                // The kernel's receive time: within the last few seconds.
+                if frame.timestampNanoseconds > now || now - frame.timestampNanoseconds > 5_000_000_000 {
+                    mismatches.append("channel \(phase.channel) (\(path)): frame timestamp \(frame.timestampNanoseconds) vs now \(now)")
+                }
+                if frame.originalLength != frame.bytes.count {
+                    mismatches.append("channel \(phase.channel) (\(path)): \(frame.bytes.count) of \(frame.originalLength) bytes")
+                }
                 try writer.writePacket(frame.bytes, originalLength: frame.originalLength, timestampNanoseconds: CaptureRun.realtimeNanoseconds())
                 frames.append(Array(frame.bytes))
             }

@@ -65,6 +65,8 @@ enum Scenario: String, CaseIterable {
     /// `make soak`: a long paced capture with injection and hops, checked for
     /// growth, losses and kernel warnings; extra: seconds, sample seconds, frames/s, warm-up seconds.
     case soak
+    /// Kernel RAM a burst used goes back to the host once freed (free page reporting).
+    case ramReturn = "ram-return"
 
     func run(extraArguments: [String]) throws {
         let extra = extraArguments.joined(separator: " ")
@@ -95,6 +97,7 @@ enum Scenario: String, CaseIterable {
         case .usbDetachInFlight: try runUSBDetachInFlight(arguments: extraArguments)
         case .usbPorts: try runUSBPorts()
         case .soak: try runSoak(arguments: extraArguments)
+        case .ramReturn: try runRAMReturn()
         }
     }
 }

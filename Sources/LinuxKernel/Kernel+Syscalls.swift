@@ -33,6 +33,13 @@ extension Kernel {
         }
     }
 
+    /// Removes the file at `path` (not a directory).
+    public func unlink(_ path: String) throws {
+        try withKernelPath(path) { pathAddress in
+            try checked("unlink(\(path))", syscall(LinuxSyscall.unlinkat, LinuxABI.atFDCWD, pathAddress, 0))
+        }
+    }
+
     /// Opens `path` relative to the kernel's working directory; returns the fd.
     public func open(_ path: String, flags: OpenFlags, mode: Int = 0) throws -> Int {
         try withKernelPath(path) { pathAddress in

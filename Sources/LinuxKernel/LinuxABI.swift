@@ -12,6 +12,7 @@ public enum LinuxSyscall {
     public static let write = Int(LKL__NR_write)
     public static let close = Int(LKL__NR_close)
     public static let mkdirat = Int(LKL__NR_mkdirat)
+    public static let unlinkat = Int(LKL__NR_unlinkat)
     public static let nanosleep = Int(LKL__NR_nanosleep)
     public static let pipe2 = Int(LKL__NR_pipe2)
     public static let getdents64 = Int(LKL__NR_getdents64)

@@ -37,9 +37,12 @@ extension RadioDevice {
     public var displayName: String { "\(name) (\(wiphy.name), \(monitorInterface.name))" }
 
     /// A packet socket on the monitor interface; `filter` runs in the kernel.
-    public func makeCapture(receiveBufferBytes: Int = 16 << 20, filter: CaptureFilter? = nil) throws -> PacketCapture {
+    public func makeCapture(
+        receiveBufferBytes: Int = 16 << 20, filter: CaptureFilter? = nil, receivePath: PacketReceivePath = .preferred
+    ) throws -> PacketCapture {
         try PacketCapture(
-            kernel: kernel, interfaceIndex: monitorInterface.index, receiveBufferBytes: receiveBufferBytes, filter: filter)
+            kernel: kernel, interfaceIndex: monitorInterface.index, receiveBufferBytes: receiveBufferBytes, filter: filter,
+            receivePath: receivePath)
     }
 
     public func makeInjector() throws -> PacketInjector {

@@ -73,7 +73,7 @@ public final class SimulatedRadios: RadioDevice {
                 injector: PacketInjector(kernel: kernel, interfaceIndex: peerInterface.index),
                 listener: PacketCapture(
                     kernel: kernel, interfaceIndex: peerInterface.index, receiveBufferBytes: 1 << 20, batchSize: 16,
-                    pollSeconds: 0.002, coalesceSeconds: 0),
+                    pollSeconds: 0.002, coalesceSeconds: 0, receivePath: .copy),  // answers at once: no block to wait for
                 answerLossPercent: options.airAnswerLossPercent)
         }
     }

@@ -36,9 +36,11 @@ public struct ReceiveFuzzSession {
         self.minimumTransferLength = minimumTransferLength
         self.completeShortTransfer = completeShortTransfer
         // No coalescing wait: the harness asks (ppoll) before each receive.
+        // recvmmsg: a frame is readable at once, where a ring would hold it
+        // until its block retires, and every input drains right after delivery.
         capture = try PacketCapture(
             kernel: radio.kernel, interfaceIndex: radio.monitorInterface.index, receiveBufferBytes: 4 << 20,
-            pollSeconds: 0.01, coalesceSeconds: 0)
+            pollSeconds: 0.01, coalesceSeconds: 0, receivePath: .copy)
     }
 }
 

@@ -55,6 +55,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("offered-max-search"), help: "Also search the highest offered rate held with zero loss.")
     var offeredMaxSearch = false
 
+    @Option(
+        name: .customLong("receive-path"),
+        help: "How the capture takes frames: ring (TPACKET_V3 ring read in place) or copy (recvmmsg).")
+    var receivePath: PacketReceivePath = .ring
+
     @Option(name: .customLong("output"), help: "Where the pcapng goes.")
     var output = "/dev/null"
 
@@ -94,7 +99,7 @@ struct BenchCommand: ParsableCommand {
         guard let sim = device as? SimulatedRadios else { throw ValidationError("bench needs the sim device") }
         try sim.tune(ChannelSpec(frequency: 2412))
 
-        print("airtap bench: mac80211_hwsim inject (\(sim.peerInterface.name)) -> monitor capture (\(sim.monitorInterface.name)) -> pcapng (\(output))")
+        print("airtap bench: mac80211_hwsim inject (\(sim.peerInterface.name)) -> monitor capture (\(sim.monitorInterface.name)) -> pcapng (\(output)), receive path \(receivePath.rawValue)")
         print("SIZE   FRAMES    CAPTURED/S   CPU US/FRAME   KERNEL DROPS   LOST")
         for size in frameSizes {
             let result = try measure(sim: sim, frameSize: size, frameCount: frames, pacedRate: nil)
@@ -139,7 +144,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func measure(sim: SimulatedRadios, frameSize: Int, frameCount: Int, pacedRate: Int?) throws -> Measurement {
-        let capture = try sim.makeCapture(receiveBufferBytes: 64 << 20)
+        let capture = try sim.makeCapture(receiveBufferBytes: 64 << 20, receivePath: receivePath)
         defer { capture.close() }
         let writer = try PcapNGWriter(
             output: try FileCaptureOutput(path: output), interfaceName: sim.monitorInterface.name,
@@ -246,3 +251,5 @@ extension String {
         self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
+
+extension PacketReceivePath: ExpressibleByArgument {}

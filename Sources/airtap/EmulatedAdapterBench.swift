@@ -85,7 +85,7 @@ extension BenchCommand {
     private func measureAll(_ target: BenchTarget, label: String, frameSizes: [Int], bringUpCPU: Double) throws {
         let device = target.device
         try device.tune(ChannelSpec(frequency: 2437))
-        print("airtap bench: emulated \(label) -> kernel driver (virtual USB host controller) -> \(device.monitorInterface.name) -> pcapng (\(output))")
+        print("airtap bench: emulated \(label) -> kernel driver (virtual USB host controller) -> \(device.monitorInterface.name) -> pcapng (\(output)), receive path \(receivePath.rawValue)")
         let wallMilliseconds = target.bringUpSeconds * 1000
         print("bring-up (attach -> monitor interface up): \(String(format2: wallMilliseconds)) ms wall, "
             + "\(String(format2: bringUpCPU * 1000)) ms software (CPU), \(String(format2: wallMilliseconds - bringUpCPU * 1000)) ms waiting "
@@ -140,7 +140,7 @@ extension BenchCommand {
     func receiveSetUp(
         _ device: any RadioDevice, frameSize: Int
     ) throws -> (PacketCapture, PcapNGWriter, [AirFrame]) {
-        let capture = try device.makeCapture(receiveBufferBytes: 64 << 20)
+        let capture = try device.makeCapture(receiveBufferBytes: 64 << 20, receivePath: receivePath)
         let writer = try PcapNGWriter(
             output: try FileCaptureOutput(path: output), interfaceName: device.monitorInterface.name,
             interfaceDescription: device.interfaceDescription)

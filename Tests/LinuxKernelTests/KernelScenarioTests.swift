@@ -17,6 +17,17 @@ struct KernelScenarioTests {
         #expect(run.integer("halted") == 1)
     }
 
+    @Test("kernel RAM a 48 MiB file touched goes back to the host once the file is deleted")
+    func freedRAMReturnsToTheHost() async throws {
+        let run = try await ProbeRunner.run("ram-return")
+        try #require(run.exitedSuccessfully, "\(run.diagnosis)")
+        let before = try #require(run.integer("ram_kib_before"), "\(run.diagnosis)")
+        let filled = try #require(run.integer("ram_kib_filled"))
+        let after = try #require(run.integer("ram_kib_after"))
+        #expect(filled >= before + 40 << 10, "the file touched only \(filled - before) KiB of kernel RAM")
+        #expect(after < before + 8 << 10, "\(after - before) KiB of kernel RAM still resident after the file went (\(filled - before) at its peak)")
+    }
+
     @Test("getpid, uname, file round trip, nanosleep")
     func basicSyscalls() async throws {
         let run = try await ProbeRunner.run("syscalls")
@@ -34,6 +45,7 @@ struct KernelScenarioTests {
         let requested = try #require(run.integer("nanosleep_requested_ns"))
         let elapsed = try #require(run.integer("nanosleep_elapsed_ns"))
         #expect(elapsed * 10 >= requested * 9, "slept \(elapsed) ns for a \(requested) ns request")
+        #expect(run.integer("packet_ring_refusals") == 5)
         #expect(run.results["syscalls"] == "ok")
     }
 

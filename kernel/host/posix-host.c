@@ -228,6 +228,12 @@ static void page_free(void *p, unsigned long size)
 	munmap(p, size);
 }
 
+/* The mapping stays; its pages are dropped and come back zeroed. */
+static void page_discard(void *p, unsigned long size)
+{
+	madvise(p, size, MADV_DONTNEED);
+}
+
 /*
  * Readability is per page, so one byte of each page is enough. The host
  * kernel reports EFAULT instead of raising SIGSEGV when process_vm_readv
@@ -419,6 +425,7 @@ const struct lkl_host_operations lkl_host_ops = {
 	.mem_alloc = mem_alloc,
 	.mem_free = mem_free,
 	.mem_readable = mem_readable,
+	.page_discard = page_discard,
 	.page_alloc = page_alloc,
 	.page_free = page_free,
 	.time = monotonic_ns,

@@ -67,6 +67,12 @@ struct lkl_host_operations {
 	 * May be NULL: then only the first 64 KiB count as unreadable.
 	 */
 	int (*mem_readable)(const void *addr, unsigned long size);
+	/*
+	 * Free RAM: the kernel no longer needs these whole pages' contents
+	 * (page_alloc memory), so the host may take the memory back; the
+	 * pages read as zeroes when next touched. May be NULL.
+	 */
+	void (*page_discard)(void *addr, unsigned long size);
 
 	/* Monotonic time in nanoseconds. */
 	unsigned long long (*time)(void);
