@@ -33,10 +33,11 @@ enum HostProcessStatus {
         Int(airtap_host_heap_in_use_bytes() / 1024)
     }
 
-    /// Resident KiB of the largest mapping (/proc/self/smaps): the kernel
-    /// library's RAM, one lazily committed block of `mem=` or more, far
-    /// larger than any other. Its pages stay resident once the kernel has
-    /// touched them, whether or not it still uses them.
+    /// Resident KiB of the largest mapping under 16 GiB (/proc/self/smaps):
+    /// the kernel library's RAM, one lazily committed block of `mem=` or
+    /// more, far larger than any other but a sanitizer's shadow memory
+    /// (terabytes reserved). Its pages stay resident while the kernel uses
+    /// them; freed ones go back to the host within seconds (ram_reporting.c).
     static var largestMappingResidentKiB: Int {
         guard let file = fopen("/proc/self/smaps", "r") else { return -1 }
         defer { fclose(file) }
@@ -50,7 +51,7 @@ enum HostProcessStatus {
                 current = (value, 0)
             } else if text.hasPrefix("Rss:") {
                 current.resident = value
-                if current.size > largest.size { largest = current }
+                if current.size > largest.size && current.size < 16 << 20 { largest = current }
             }
         }
         return largest.resident
