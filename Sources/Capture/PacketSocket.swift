@@ -13,7 +13,6 @@ import SystemPackage
 public enum PacketSocketABI {
     public static let levelPacket: Int32 = 263
     public static let optionStatistics: Int32 = 6
-    public static let optionQdiscBypass: Int32 = 20
     public static let optionIgnoreOutgoing: Int32 = 23
     /// ETH_P_ALL in network byte order, as socket() and sockaddr_ll want it.
     public static let allProtocolsNetworkOrder: UInt16 = 0x0300
@@ -274,8 +273,10 @@ public final class PacketInjector: Sendable {
             kernel: kernel, domain: SocketABI.addressFamilyPacket, type: SocketABI.typeRaw, protocol: 0)
         self.interfaceIndex = interfaceIndex
         try socket.setSendBuffer(bytes: sendBufferBytes)
-        // mac80211 monitor interfaces need no queueing discipline in between.
-        try? socket.setOption(level: PacketSocketABI.levelPacket, name: PacketSocketABI.optionQdiscBypass, value: 1)
+        // No PACKET_QDISC_BYPASS: mac80211's interfaces have one TX queue
+        // and no qdisc (IFF_NO_QUEUE) anyway, and the bypass asks the
+        // monitor's select_queue for an access category the device does
+        // not have, logging a warning for frame after frame (FINDINGS F7).
         try socket.bind(address: PacketSocketABI.linkLayerAddress(interfaceIndex: interfaceIndex, protocolNetworkOrder: 0))
     }
 
