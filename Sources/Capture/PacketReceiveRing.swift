@@ -97,9 +97,12 @@ final class PacketReceiveRing {
     /// Returns the ring to the kernel: the socket may close after this.
     func giveBack() {
         guard lent else { return }
+        lent = false
+        // A halted kernel has given its RAM, and the ring with it, back to
+        // the host: nothing is left to write to or return.
+        guard Kernel.isRunning else { return }
         releaseHeld()
         _ = lkl_packet_ring_return(Int32(socket.descriptor))
-        lent = false
     }
 
     private func status(of block: Int) -> UInt32 {

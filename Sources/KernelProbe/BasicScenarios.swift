@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import CLinuxKernel
+import Capture
 import KernelSockets
 import LinuxKernel
 import SystemPackage
@@ -43,8 +44,15 @@ func runSyscalls() throws {
     try checkFileRoundTrip(kernel)
     try checkNanosleep(kernel, seconds: 0.05)
     try checkPacketRingLending(kernel)
+    // A ring capture (on lo, which is down: it never gets a frame) outlives
+    // the kernel: it must let go without calling into it or touching the
+    // RAM the halt gave back.
+    var ringCapture: PacketCapture? = try PacketCapture(kernel: kernel, interfaceIndex: 1, receivePath: .ring)
+    guard ringCapture?.receivePath == .ring else { ProbeOutput.fail("a capture on lo could not set up its receive ring") }
 
     try kernel.halt()
+    ringCapture = nil
+    ProbeOutput.result("ring_capture_after_halt", "released")
     ProbeOutput.result("syscalls", "ok")
 }
 

@@ -54,6 +54,7 @@ struct KernelScenarioTests {
         let elapsed = try #require(run.integer("nanosleep_elapsed_ns"))
         #expect(elapsed * 10 >= requested * 9, "slept \(elapsed) ns for a \(requested) ns request")
         #expect(run.integer("packet_ring_refusals") == 5)
+        #expect(run.results["ring_capture_after_halt"] == "released")
         #expect(run.results["syscalls"] == "ok")
     }
 
