@@ -166,7 +166,8 @@ final class PacketReceiveRing {
     /// pending (its interface went away: ENETDOWN): report it as recvmmsg would.
     private func throwPendingError(interfaceIndex: Int) throws {
         let bytes = try socket.getOption(level: SocketABI.levelSocket, name: Self.optionError, size: 4)
-        let code = bytes.count >= 4 ? Int32(bitPattern: UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24) : 0
+        guard bytes.count >= 4 else { return }
+        let code = bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
         guard code != 0 else { return }
         throw KernelError.syscall(name: "receive ring of packet socket (interface #\(interfaceIndex))", errno: Errno(rawValue: code))
     }
