@@ -151,7 +151,7 @@ func runPanic(extraCommandLine: String) throws {
 /// resident size falls back near where it was.
 func runRAMReturn() throws {
     let kernel = try Kernel.boot(memoryMiB: 128)
-    let before = HostProcessStatus.largestMappingResidentKiB
+    let before = HostProcessStatus.kernelRAMResidentKiB
     let path = "/ram-return.bin"
     let chunk = [UInt8](repeating: 0xA5, count: 1 << 20)
     let descriptor = try kernel.open(path, flags: [.create, .readWrite, .truncate], mode: 0o600)
@@ -160,14 +160,14 @@ func runRAMReturn() throws {
         while written < chunk.count { written += try kernel.write(descriptor, Array(chunk[written...])) }
     }
     try kernel.close(descriptor)
-    let filled = HostProcessStatus.largestMappingResidentKiB
+    let filled = HostProcessStatus.kernelRAMResidentKiB
     try kernel.unlink(path)
     // Reports run a couple of seconds after free blocks gather.
     var after = filled
     let deadline = HostClock.monotonicNanoseconds() + 20_000_000_000
     while HostClock.monotonicNanoseconds() < deadline {
         HostClock.sleep(seconds: 0.5)
-        after = HostProcessStatus.largestMappingResidentKiB
+        after = HostProcessStatus.kernelRAMResidentKiB
         if after < before + 8 << 10 { break }
     }
     ProbeOutput.result(["ram_kib_before": "\(before)", "ram_kib_filled": "\(filled)", "ram_kib_after": "\(after)"])

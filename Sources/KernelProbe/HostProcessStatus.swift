@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import CHostSyscall
+import LinuxKernel
 
 #if canImport(Glibc)
 import Glibc
@@ -33,29 +34,10 @@ enum HostProcessStatus {
         Int(airtap_host_heap_in_use_bytes() / 1024)
     }
 
-    /// Resident KiB of the largest mapping under 16 GiB (/proc/self/smaps):
-    /// the kernel library's RAM, one lazily committed block of `mem=` or
-    /// more, far larger than any other but a sanitizer's shadow memory
-    /// (terabytes reserved). Its pages stay resident while the kernel uses
-    /// them; freed ones go back to the host within seconds (ram_reporting.c).
-    static var largestMappingResidentKiB: Int {
-        guard let file = fopen("/proc/self/smaps", "r") else { return -1 }
-        defer { fclose(file) }
-        var largest = (size: 0, resident: -1)
-        var current = (size: 0, resident: 0)
-        var line = [CChar](repeating: 0, count: 512)
-        while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let value = Int(text.filter(\.isNumber)) ?? 0
-            if text.hasPrefix("Size:") {
-                current = (value, 0)
-            } else if text.hasPrefix("Rss:") {
-                current.resident = value
-                if current.size > largest.size && current.size < 16 << 20 { largest = current }
-            }
-        }
-        return largest.resident
-    }
+    /// Resident KiB of the kernel library's RAM block (mincore over the
+    /// block it borrowed at boot). Its pages stay resident while the kernel
+    /// uses them; freed ones go back to the host within seconds (ram_reporting.c).
+    static var kernelRAMResidentKiB: Int { KernelRAM.residentKiB ?? -1 }
 
     /// The "Key: N kB" lines of /proc/self/status, as KiB.
     private static func statusFields() -> [String: Int] {

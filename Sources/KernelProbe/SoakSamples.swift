@@ -42,7 +42,7 @@ struct SoakSample {
         let meminfo = try KernelMemoryInfo(kernel: kernel)
         return SoakSample(
             seconds: seconds, residentKiB: memory.resident, peakResidentKiB: memory.peak, residentFileKiB: memory.file,
-            kernelRAMResidentKiB: HostProcessStatus.largestMappingResidentKiB, heapInUseKiB: HostProcessStatus.heapInUseKiB,
+            kernelRAMResidentKiB: HostProcessStatus.kernelRAMResidentKiB, heapInUseKiB: HostProcessStatus.heapInUseKiB,
             threads: HostProcessStatus.threadCount, descriptors: HostProcessStatus.descriptorCount,
             kernelUsedKiB: meminfo.usedKiB, kernelSlabKiB: meminfo["Slab"], kernelUnreclaimableSlabKiB: meminfo["SUnreclaim"],
             kernelTasks: try countKernelTasks(kernel).tasks, kernelWorkers: try countKernelWorkers(kernel),

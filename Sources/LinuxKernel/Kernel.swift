@@ -69,6 +69,8 @@ public final class Kernel: Sendable {
         operations.initialize(to: lkl_host_ops)
         operations.pointee.print = consolePrintOperation
         operations.pointee.panic = panicOperation
+        KernelRAM.hostPageAlloc = operations.pointee.page_alloc
+        operations.pointee.page_alloc = KernelRAM.recordingPageAlloc
 
         let initResult = lkl_init(operations)
         guard initResult >= 0 else {

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
-import Foundation
 import LinuxKernel
 import Testing
 
@@ -18,14 +17,7 @@ struct KernelScenarioTests {
         #expect(run.integer("halted") == 1)
     }
 
-    // Under a sanitizer the kernel's RAM block is not a mapping of its own in
-    // /proc/self/smaps (the runtime places and merges mappings in its own
-    // ranges), so its resident size cannot be read there.
-    @Test(
-        "kernel RAM a 48 MiB file touched goes back to the host once the file is deleted",
-        .disabled(
-            if: ["ASAN_OPTIONS", "TSAN_OPTIONS"].contains { ProcessInfo.processInfo.environment[$0] != nil },
-            "a sanitizer's runtime hides the RAM block's mapping"))
+    @Test("kernel RAM a 48 MiB file touched goes back to the host once the file is deleted")
     func freedRAMReturnsToTheHost() async throws {
         let run = try await ProbeRunner.run("ram-return")
         try #require(run.exitedSuccessfully, "\(run.diagnosis)")
