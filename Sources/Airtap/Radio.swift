@@ -23,7 +23,7 @@ public struct RadioOptions: Sendable {
     /// Real USB adapters: split bulk transfers above this many bytes.
     public var maxBulkTransferBytes: Int?
     /// Emulated USB devices: pull the adapter out this many seconds after
-    /// the first tune, to test how a program handles surprise removal.
+    /// `frames()` starts capturing, to test how a program handles surprise removal.
     public var unplugAfterSeconds: Double?
     /// Called with each line the kernel prints (boot log, driver messages).
     public var kernelConsole: (@Sendable (String) -> Void)?

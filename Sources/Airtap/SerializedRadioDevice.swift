@@ -42,6 +42,10 @@ final class SerializedRadioDevice: RadioDevice, @unchecked Sendable {
         try lock.withLock { _ in try device.tune(spec) }
     }
 
+    func captureDidStart() throws {
+        try lock.withLock { _ in try device.captureDidStart() }
+    }
+
     func shutdown() {
         lock.withLock { _ in device.shutdown() }
     }

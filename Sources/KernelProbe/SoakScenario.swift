@@ -225,7 +225,7 @@ func runSoak(arguments: [String]) throws {
         lostInFIFO: statistics.packetsOverflowed, discardedAtRetunes: statistics.framesDiscarded,
         kernelDrops: result.statistics.dropped, injectionEchoes: sink.injectionEchoes, injected: injector.framesSent,
         transmittedByChip: adapter.model.statistics.framesTransmitted, injectionError: injector.error,
-        hops: result.channelsVisited.count - 1, kernelWarnings: warnings.lines)
+        hops: result.channelsVisited.tunes - 1, kernelWarnings: warnings.lines)
     verdict.report()
     adapter.shutdown()
     try kernel.halt()

@@ -19,8 +19,8 @@ public struct CaptureResult: Sendable {
     public var frames: UInt64
     public var bytes: UInt64
     public var statistics: PacketSocketStatistics
-    /// Channels in the order they were tuned.
-    public var channelsVisited: [ChannelSpec]
+    /// The run's device's channel tunes: the first ones in order, and how many.
+    public var channelsVisited: ChannelVisits
     public var elapsedSeconds: Double
     public var stoppedBySignal: Bool
     /// The device went away mid-capture (USB surprise removal).
@@ -28,6 +28,30 @@ public struct CaptureResult: Sendable {
     public var summary: CaptureSummary?
     /// Each device's part, in interface order (one entry for one device).
     public var interfaces: [CaptureInterfaceResult] = []
+}
+
+/// The channels a capture tuned, in order: a bounded record, so a capture
+/// that hops for days keeps the same memory (and a readable report).
+public struct ChannelVisits: Sendable {
+    /// How many tunes are kept in order; later ones are only counted.
+    public static let kept = 64
+    /// The first `kept` tunes, in order.
+    public private(set) var first: [ChannelSpec] = []
+    /// Every tune, the first included.
+    public private(set) var tunes = 0
+
+    public init() {}
+
+    public mutating func record(_ channel: ChannelSpec) {
+        if first.count < Self.kept { first.append(channel) }
+        tunes += 1
+    }
+
+    /// "1 6 11", or "1 6 11 ... (first 64 of 530 tunes)" once past `kept`.
+    public var label: String {
+        let listed = first.map { ChannelPlan.label(forFrequency: $0.frequency) }.joined(separator: " ")
+        return tunes > first.count ? "\(listed) ... (first \(first.count) of \(tunes) tunes)" : listed
+    }
 }
 
 /// What one device of a capture contributed (its pcapng interface).
@@ -39,7 +63,7 @@ public struct CaptureInterfaceResult: Sendable {
     public var frames: UInt64
     public var bytes: UInt64
     public var statistics: PacketSocketStatistics
-    public var channelsVisited: [ChannelSpec]
+    public var channelsVisited: ChannelVisits
     /// The device went away mid-capture (its part ended there; the others went on).
     public var removed: Bool
 }
@@ -136,6 +160,7 @@ public struct CaptureRun {
         defer { writer.unregister() }
         var parts = sources.enumerated().map { SourceProgress(source: $0.element, interface: $0.offset) }
         for index in parts.indices { try parts[index].tuneFirstChannel() }
+        for part in parts { try part.source.device.captureDidStart() }
 
         let startMonotonic = HostClock.monotonicNanoseconds()
         let startRealtime = Self.realtimeNanoseconds()
@@ -290,7 +315,7 @@ private struct SourceProgress {
     let interface: Int
     var channelIndex = 0
     var lastHop: UInt64 = 0
-    var visited: [ChannelSpec] = []
+    var visited = ChannelVisits()
     var frames: UInt64 = 0
     var bytes: UInt64 = 0
     /// Set when its part ended: the socket's counters, the wall-clock time,
@@ -304,14 +329,14 @@ private struct SourceProgress {
 
     mutating func tuneFirstChannel() throws {
         try source.device.tune(source.channels[0])
-        visited.append(source.channels[0])
+        visited.record(source.channels[0])
     }
 
     mutating func hopIfDue(now: UInt64) throws {
         guard source.channels.count > 1, Double(now - lastHop) / 1e9 >= source.hopIntervalSeconds else { return }
         channelIndex = (channelIndex + 1) % source.channels.count
         try source.device.tune(source.channels[channelIndex])
-        visited.append(source.channels[channelIndex])
+        visited.record(source.channels[channelIndex])
         lastHop = now
     }
 

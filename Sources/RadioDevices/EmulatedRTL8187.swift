@@ -113,6 +113,9 @@ public final class EmulatedRTL8187: RadioDevice {
         }
         currentChannel = spec
         traffic?.start()
+    }
+
+    public func captureDidStart() throws {
         try removal.scheduleUnplug(after: unplugAfterSeconds)
     }
 

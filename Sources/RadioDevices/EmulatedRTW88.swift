@@ -130,6 +130,9 @@ public final class EmulatedRTW88: RadioDevice {
         }
         currentChannel = spec
         traffic?.start()
+    }
+
+    public func captureDidStart() throws {
         try removal.scheduleUnplug(after: unplugAfterSeconds)
     }
 

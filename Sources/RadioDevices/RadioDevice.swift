@@ -28,10 +28,15 @@ public protocol RadioDevice: AnyObject {
     func shutdown()
     /// False once the device is gone (a USB adapter unplugged).
     var isPresent: Bool { get }
+    /// The capture loop has its socket and has tuned the first channel:
+    /// a timed test unplug (`unplugAfterSeconds`) counts from here, so a
+    /// slow machine's setup cannot outlast it.
+    func captureDidStart() throws
 }
 
 extension RadioDevice {
     public var isPresent: Bool { true }
+    public func captureDidStart() throws {}
 
     /// "sim (phy0, wlan0)" for messages.
     public var displayName: String { "\(name) (\(wiphy.name), \(monitorInterface.name))" }
@@ -62,7 +67,7 @@ public struct DeviceOptions: Sendable {
     /// USB devices: record every URB of the device to this usbmon pcap file.
     public var usbTracePath: String?
     /// Emulated USB devices: pull the adapter out this many seconds after
-    /// the first tune (surprise removal, for testing what a capture does).
+    /// the capture starts (surprise removal, for testing what a capture does).
     public var unplugAfterSeconds: Double?
     /// Real USB adapters: where the driver's firmware files are read from.
     public var firmwareDirectory: String

@@ -183,6 +183,9 @@ public final class USBAdapterRadio: RadioDevice {
         try control.setChannel(monitorInterface, to: spec)
         currentChannel = spec
         standInAir?.start()
+    }
+
+    public func captureDidStart() throws {
         if let unplugAfterSeconds, let standInUnplug, unplugTimer == nil {
             unplugTimer = try JoinableThread {
                 HostClock.sleep(seconds: unplugAfterSeconds)

@@ -167,14 +167,13 @@ func runCapture(
         throw error
     }
     status.finish()
-    let visited = result.channelsVisited.map { ChannelPlan.label(forFrequency: $0.frequency) }
     let paths = destination.writtenPaths
     let written = paths.count == 1 ? paths[0] : "\(paths.count) files: \(paths.joined(separator: " "))"
     if !silentOnSuccess || result.stoppedByRemoval {
         writeStandardError(
             "airtap: captured \(result.frames) frames (\(result.bytes) bytes) in \(String(format1: result.elapsedSeconds)) s; "
                 + "kernel received \(result.statistics.received), dropped \(result.statistics.dropped); "
-                + "channels visited: \(visited.joined(separator: " ")); written to \(written)"
+                + "channels visited: \(result.channelsVisited.label); written to \(written)"
                 + (result.stoppedBySignal ? " (stopped by signal)" : "") + "\n")
         if devices.count > 1 {
             for part in result.interfaces { writeStandardError(MultiDeviceCapture.report(part)) }

@@ -39,13 +39,13 @@ struct DeviceArguments: ParsableArguments {
 
     @Option(
         name: .customLong("unplug-after"),
-        help: ArgumentHelp("Emulated USB devices: unplug the adapter this many seconds after the first tune (surprise-removal test).", visibility: .hidden))
+        help: ArgumentHelp("Emulated USB devices: unplug the adapter this many seconds after the capture starts (surprise-removal test).", visibility: .hidden))
     var unplugAfter: Double?
 
     @Option(
         name: .customLong("unplug-device-after"),
         help: ArgumentHelp(
-            "Emulated USB devices: unplug only this one, NAME=SECONDS after its first tune (NAME as given to --device, "
+            "Emulated USB devices: unplug only this one, NAME=SECONDS after the capture starts (NAME as given to --device, "
                 + "or its position: 2=1.5); repeatable (surprise-removal test of one device of several).",
             visibility: .hidden))
     var unplugDeviceAfter: [String] = []

@@ -41,10 +41,9 @@ enum MultiDeviceCapture {
 
     /// One line per device of a capture of several (its pcapng interface).
     static func report(_ part: CaptureInterfaceResult) -> String {
-        let visited = part.channelsVisited.map { ChannelPlan.label(forFrequency: $0.frequency) }
         return "airtap: interface \(part.interface), \(part.deviceName): \(part.frames) frames (\(part.bytes) bytes); "
             + "kernel received \(part.statistics.received), dropped \(part.statistics.dropped); "
-            + "channels visited: \(visited.joined(separator: " "))" + (part.removed ? " (unplugged)" : "") + "\n"
+            + "channels visited: \(part.channelsVisited.label)" + (part.removed ? " (unplugged)" : "") + "\n"
     }
 
     /// Said when one device of several goes away mid-capture.
