@@ -64,6 +64,8 @@ public final class SimulatedAir: Sendable {
     }
 
     private let listeners = HostMutex<[Entry]>([])
+    /// `listeners.count`, readable without the lock.
+    private let memberCount = Atomic<Int>(0)
     private let nextID = Atomic<Int>(1)
     private let sent = Atomic<Int>(0)
 
@@ -73,13 +75,24 @@ public final class SimulatedAir: Sendable {
     @discardableResult
     public func join(_ listener: any AirListener) -> Int {
         let id = nextID.add(1, ordering: .relaxed).oldValue
-        listeners.withLock { $0.append(Entry(listener: listener, id: id)) }
+        listeners.withLock { entries in
+            entries.append(Entry(listener: listener, id: id))
+            memberCount.store(entries.count, ordering: .relaxed)
+        }
         return id
     }
 
     public func leave(_ id: Int) {
-        listeners.withLock { $0.removeAll { $0.id == id || $0.listener == nil } }
+        listeners.withLock { entries in
+            entries.removeAll { $0.id == id || $0.listener == nil }
+            memberCount.store(entries.count, ordering: .relaxed)
+        }
     }
+
+    /// Whether more than one listener has joined: what a member sends would
+    /// reach someone. Models skip building air frames when it is false
+    /// (a lone adapter injecting, as in the benchmarks).
+    public var hasOtherMembers: Bool { memberCount.load(ordering: .relaxed) > 1 }
 
     /// Frames sent on the air so far.
     public var framesSent: Int { sent.load(ordering: .relaxed) }
@@ -88,11 +101,13 @@ public final class SimulatedAir: Sendable {
     /// holding any lock a listener's `hear` could need (its own model lock).
     public func transmit(_ frames: [AirFrame], delivery: AirDelivery, from sender: (any AirListener)? = nil) {
         guard !frames.isEmpty else { return }
-        let targets = listeners.withLock { entries in
-            entries.compactMap { $0.listener }.filter { $0 !== sender }
-        }
+        // A copy of the array (a retain), not a new one per transmission.
+        let entries = listeners.withLock { $0 }
         sent.add(frames.count, ordering: .relaxed)
-        for target in targets { target.hear(frames, delivery: delivery) }
+        for entry in entries {
+            guard let target = entry.listener, target !== sender else { continue }
+            target.hear(frames, delivery: delivery)
+        }
     }
 
     /// One air per process unless a test wants its own: every emulated

@@ -483,7 +483,7 @@ public final class RTL8187Model: USBDevice, AirListener {
         state.statistics.framesTransmitted += 1
         state.statistics.bytesTransmitted += frameLength
         let rateIndex = Int((flags >> 24) & 0xF)
-        if options.air != nil, let channel = state.tunedChannel.flatMap({ AirChannel(primary: $0) }), frameLength >= 10,
+        if options.air?.hasOtherMembers == true, let channel = state.tunedChannel.flatMap({ AirChannel(primary: $0) }), frameLength >= 10,
             RTL8187Hardware.bitratesKbps.indices.contains(rateIndex)
         {
             let start = RTL8187Hardware.transmitHeaderLength

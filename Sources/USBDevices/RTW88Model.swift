@@ -308,7 +308,7 @@ public final class RTW88Model: USBDevice, AirListener {
                                 channel: tuned, queueSelect: descriptor.queueSelect, rate: rate, useRate: descriptor.useRate,
                                 wantsReport: descriptor.wantsReport, frame: Array(payload)))
                     }
-                    if options.air != nil, let tuned, let rate, payload.count >= 10 {
+                    if options.air?.hasOtherMembers == true, let tuned, let rate, payload.count >= 10 {
                         onAir.append(
                             AirFrame(
                                 channel: AirChannel(primary: tuned.primary)!, frame: Array(payload), rate: rate,

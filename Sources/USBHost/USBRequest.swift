@@ -59,6 +59,16 @@ public struct USBSetupPacket: Sendable, Hashable, CustomStringConvertible {
             length: UInt16(raw[6]) | UInt16(raw[7]) << 8)
     }
 
+    /// Decodes the 8 wire bytes in place (the per-URB path: no array).
+    public init(wire: UnsafeRawBufferPointer) {
+        precondition(wire.count >= 8, "a setup packet is 8 bytes")
+        self.init(
+            requestType: wire[0], request: wire[1],
+            value: UInt16(wire[2]) | UInt16(wire[3]) << 8,
+            index: UInt16(wire[4]) | UInt16(wire[5]) << 8,
+            length: UInt16(wire[6]) | UInt16(wire[7]) << 8)
+    }
+
     /// The wire format.
     public var bytes: [UInt8] {
         [

@@ -48,15 +48,23 @@ public final class VirtualHostController: Sendable {
 
     private let state = HostMutex(State())
     private let trace: HostMutex<USBMonitorTraceWriter?>
+    /// Mirrors `trace != nil` and `latencyCapacity > 0`, so the per-URB
+    /// path takes no lock and reads no clock for what is off.
+    private let tracing: Atomic<Bool>
+    private let timingLatencies = Atomic<Bool>(false)
     private let logger = Logger(label: "airtap.usb")
 
     public init(trace: USBMonitorTraceWriter? = nil) {
         self.trace = HostMutex(trace)
+        tracing = Atomic(trace != nil)
     }
 
     /// Starts (or, with nil, stops) recording usbmon events.
     public func setTrace(_ writer: USBMonitorTraceWriter?) {
-        trace.withLock { $0 = writer }
+        trace.withLock { trace in
+            trace = writer
+            tracing.store(writer != nil, ordering: .releasing)
+        }
     }
 
     // MARK: Ports
@@ -98,16 +106,17 @@ public final class VirtualHostController: Sendable {
         let leftovers: [PendingRequest] = state.withLock { state in
             let handles = state.pending.filter { $0.value.device === entry.device }.map(\.key)
             return handles.compactMap { handle in
-                state.recentlyCompleted.insert(handle)
-                return state.pending.removeValue(forKey: handle)
+                guard let pending = state.pending.removeValue(forKey: handle) else { return nil }
+                state.completed(pending, now: 0)
+                return pending
             }
         }
         for pending in leftovers.sorted(by: { $0.sequence < $1.sequence }) {
-            _ = try? deliver(pending, .failure(USBErrno.shutdown), now: HostClock.monotonicNanoseconds())
+            _ = try? deliver(pending, .failure(USBErrno.shutdown))
         }
         // A completion that took its URB out of the table just before us may
         // still be reading the buffer; the kernel frees it at detach.
-        while state.withLock({ $0.completionsInFlight[ObjectIdentifier(entry.device), default: 0] }) > 0 {
+        while entry.device.completionsInFlight.load(ordering: .acquiring) > 0 {
             HostClock.sleep(seconds: 50e-6)
         }
 
@@ -132,27 +141,26 @@ public final class VirtualHostController: Sendable {
     /// completed); for an actual length beyond the buffer it completes the
     /// URB with `-EOVERFLOW` and then throws.
     public func complete(_ handle: UInt64, _ completion: USBCompletion) throws(USBHostError) {
-        let now = HostClock.monotonicNanoseconds()
+        let now = timingLatencies.load(ordering: .relaxed) ? HostClock.monotonicNanoseconds() : 0
         let pending: PendingRequest = try state.withLock { (state) throws(USBHostError) -> PendingRequest in
             guard let pending = state.pending.removeValue(forKey: handle) else {
                 state.counters.rejectedCompletions += 1
                 if state.recentlyCompleted.contains(handle) { throw .alreadyCompleted(handle: handle) }
                 throw .unknownRequest(handle: handle)
             }
-            state.recentlyCompleted.insert(handle)
-            state.completionsInFlight[ObjectIdentifier(pending.device), default: 0] += 1
+            state.completed(pending, now: now)
+            // Taken under the lock that removed it: detach cannot miss it.
+            pending.device.completionsInFlight.add(1, ordering: .relaxed)
             return pending
         }
-        defer {
-            state.withLock { $0.completionsInFlight[ObjectIdentifier(pending.device), default: 1] -= 1 }
-        }
-        try deliver(pending, completion, now: now)
+        defer { pending.device.completionsInFlight.subtract(1, ordering: .releasing) }
+        try deliver(pending, completion)
     }
 
     /// Checks `completion`, records it and hands it to the kernel. The caller
-    /// already took `pending` out of the table.
+    /// already took `pending` out of the table (and counted it, `State.completed`).
     @discardableResult
-    private func deliver(_ pending: PendingRequest, _ completion: USBCompletion, now: UInt64) throws(USBHostError) -> USBCompletion {
+    private func deliver(_ pending: PendingRequest, _ completion: USBCompletion) throws(USBHostError) -> USBCompletion {
         let request = pending.request
         var final = completion
         var problem: USBHostError?
@@ -170,12 +178,6 @@ public final class VirtualHostController: Sendable {
             final.error = USBErrno.remoteIO
         }
         recordEvent(for: request, completion: final)
-        state.withLock { state in
-            state.counters.completed += 1
-            if state.latencySamples.count < state.latencyCapacity {
-                state.latencySamples.append(now &- pending.submittedAt)
-            }
-        }
         let result = lkl_usb_complete(request.handle, final.kernelStatus, UInt32(final.actualLength))
         if result < 0 {
             throw .kernelRejectedCompletion(handle: request.handle, errno: Errno(rawValue: -result))
@@ -219,6 +221,7 @@ public final class VirtualHostController: Sendable {
             state.latencySamples = []
             state.latencySamples.reserveCapacity(capacity)
             state.latencyCapacity = capacity
+            timingLatencies.store(capacity > 0, ordering: .relaxed)
         }
     }
 
@@ -228,6 +231,7 @@ public final class VirtualHostController: Sendable {
             defer {
                 state.latencySamples = []
                 state.latencyCapacity = 0
+                timingLatencies.store(false, ordering: .relaxed)
             }
             return state.latencySamples
         }
@@ -246,7 +250,7 @@ public final class VirtualHostController: Sendable {
 
     fileprivate func handleSubmit(_ device: AttachedDevice, _ urb: lkl_usb_urb) -> Int32 {
         let request = USBRequest(urb)
-        let now = HostClock.monotonicNanoseconds()
+        let now = timingLatencies.load(ordering: .relaxed) ? HostClock.monotonicNanoseconds() : 0
         let accepted: Bool = state.withLock { state in
             guard !device.detaching.load(ordering: .acquiring) else { return false }
             state.sequence &+= 1
@@ -309,7 +313,7 @@ public final class VirtualHostController: Sendable {
     }
 
     private func recordEvent(for request: USBRequest, completion: USBCompletion?) {
-        guard let writer = trace.withLock({ $0 }) else { return }
+        guard tracing.load(ordering: .acquiring), let writer = trace.withLock({ $0 }) else { return }
         writer.record(
             USBMonitorEvent.make(
                 for: request, completion: completion, busNumber: Self.busNumber(ofPort: request.port),
@@ -345,11 +349,20 @@ public final class VirtualHostController: Sendable {
         var pending: [UInt64: PendingRequest] = [:]
         var devices: [Int: PortEntry] = [:]
         var recentlyCompleted = RecentHandles(capacity: 4096)
-        var completionsInFlight: [ObjectIdentifier: Int] = [:]
         var counters = USBBridgeStatistics()
         var sequence: UInt64 = 0
         var latencySamples: [UInt64] = []
         var latencyCapacity = 0
+
+        /// `pending` has left the table for good: counted, its handle
+        /// remembered, its latency kept (`now` 0: not timed).
+        mutating func completed(_ pending: PendingRequest, now: UInt64) {
+            recentlyCompleted.insert(pending.request.handle)
+            counters.completed += 1
+            if now != 0, pending.submittedAt != 0, latencySamples.count < latencyCapacity {
+                latencySamples.append(now &- pending.submittedAt)
+            }
+        }
     }
 }
 
@@ -380,6 +393,9 @@ final class AttachedDevice: Sendable {
     let portNumber = Atomic<Int>(0)
     let address = Atomic<UInt8>(0)
     let detaching = Atomic<Bool>(false)
+    /// Completions taken out of the table and still being delivered
+    /// (reading the URB's buffer); detach waits for none.
+    let completionsInFlight = Atomic<Int>(0)
 
     init(controller: VirtualHostController, device: any USBDevice) {
         self.controller = controller
@@ -390,37 +406,30 @@ final class AttachedDevice: Sendable {
 }
 
 /// The handles most recently completed, to tell "completed twice" from
-/// "never existed" in error messages. Bounded: a ring plus a set.
+/// "never existed" in error messages. Bounded: a ring, searched only on
+/// that error path, so the per-URB cost is one store.
 struct RecentHandles {
-    private let capacity: Int
-    private var ring: [UInt64] = []
-    private var members: Set<UInt64> = []
+    private var ring: [UInt64]
     private var next = 0
 
     init(capacity: Int) {
-        self.capacity = max(capacity, 1)
-        ring.reserveCapacity(self.capacity)
-        members.reserveCapacity(self.capacity)
+        ring = Array(repeating: 0, count: max(capacity, 1))
     }
 
-    func contains(_ handle: UInt64) -> Bool { members.contains(handle) }
+    func contains(_ handle: UInt64) -> Bool { handle != 0 && ring.contains(handle) }
 
     mutating func insert(_ handle: UInt64) {
-        guard !members.contains(handle) else { return }
-        if ring.count < capacity {
-            ring.append(handle)
-        } else {
-            members.remove(ring[next])
-            ring[next] = handle
-            next = (next + 1) % capacity
-        }
-        members.insert(handle)
+        ring[next] = handle
+        next = next + 1 == ring.count ? 0 : next + 1
     }
 }
 
 extension USBRequest {
     init(_ urb: lkl_usb_urb) {
-        let setup = withUnsafeBytes(of: urb.setup) { USBSetupPacket(bytes: $0) }
+        // Only control transfers have a setup packet (decoded without an allocation).
+        let setup =
+            urb.type == USBTransferType.control.rawValue
+            ? withUnsafeBytes(of: urb.setup) { USBSetupPacket(wire: $0) } : USBSetupPacket(requestType: 0, request: 0)
         self.init(
             handle: urb.handle, port: Int(urb.port), address: urb.address, endpoint: urb.endpoint,
             type: USBTransferType(rawValue: urb.type) ?? .isochronous,

@@ -26,6 +26,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Frames per unpaced run.")
     var frames = 200_000
 
+    @Option(
+        name: .long,
+        help: "Unpaced RX and TX runs per frame size; with more than one, each figure is also given as median [min, max] and its spread (max/min).")
+    var runs = 1
+
     @Option(name: .customLong("sizes"), help: "802.11 frame sizes in bytes, comma-separated.")
     var sizes = "64,256,1500"
 
@@ -71,6 +76,10 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
+    func validate() throws {
+        guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100, not \(runs)") }
+    }
+
     func run() throws {
         bootstrapLogging(verbose: verbose)
         if device == Self.dumpcapAnchorDevice {
@@ -102,9 +111,16 @@ struct BenchCommand: ParsableCommand {
         print("airtap bench: mac80211_hwsim inject (\(sim.peerInterface.name)) -> monitor capture (\(sim.monitorInterface.name)) -> pcapng (\(output)), receive path \(receivePath.rawValue)")
         print("SIZE   FRAMES    CAPTURED/S   CPU US/FRAME   KERNEL DROPS   LOST")
         for size in frameSizes {
-            let result = try measure(sim: sim, frameSize: size, frameCount: frames, pacedRate: nil)
-            print(result.row)
-            print("RESULT size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
+            var results: [Measurement] = []
+            for _ in 0..<runs {
+                let result = try measure(sim: sim, frameSize: size, frameCount: frames, pacedRate: nil)
+                print(result.row)
+                print("RESULT size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
+                results.append(result)
+            }
+            RunSpread.report("sim_rx", size: size, [
+                ("captured_fps", results.map(\.capturedPerSecond)), ("cpu_us_per_frame", results.map(\.cpuMicrosecondsPerFrame)),
+            ])
         }
         if pacedRate > 0 {
             let count = Int(Double(pacedRate) * pacedSeconds)

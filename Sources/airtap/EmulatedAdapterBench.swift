@@ -99,17 +99,32 @@ extension BenchCommand {
 
         print("RX   SIZE   FRAMES    CAPTURED/S   CPU US/FRAME   KERNEL DROPS   LOST")
         for size in frameSizes {
-            let result = try measureReceive(target, frameSize: size, frameCount: frames)
-            print("RX   " + result.row)
-            print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
+            var results: [Measurement] = []
+            for _ in 0..<runs {
+                let result = try measureReceive(target, frameSize: size, frameCount: frames)
+                print("RX   " + result.row)
+                print("RESULT \(label)_rx size=\(size) captured_fps=\(Int(result.capturedPerSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) drops=\(result.kernelDrops) lost=\(result.lost) frames_per_batch=\(String(format2: result.framesPerBatch)) switches_per_frame=\(String(format2: result.switchesPerFrame))")
+                results.append(result)
+            }
+            RunSpread.report("\(label)_rx", size: size, [
+                ("captured_fps", results.map(\.capturedPerSecond)), ("cpu_us_per_frame", results.map(\.cpuMicrosecondsPerFrame)),
+            ])
         }
         if !offeredRates.isEmpty { try runOfferedLoads(target, label: label) }
         print("TX   SIZE   FRAMES    SENT/S       CPU US/FRAME   ADAPTER SENT")
         for size in frameSizes {
-            let result = try measureTransmit(target, frameSize: size, frameCount: frames)
-            print("TX   " + String(size).padded(to: 7) + String(result.sent).padded(to: 10) + String(Int(result.perSecond)).padded(to: 13)
-                + String(format2: result.cpuMicrosecondsPerFrame).padded(to: 15) + String(result.transmitted))
-            print("RESULT \(label)_tx size=\(size) injected_fps=\(Int(result.perSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) adapter_sent=\(result.transmitted)")
+            var results: [TransmitMeasurement] = []
+            for _ in 0..<runs {
+                let result = try measureTransmit(target, frameSize: size, frameCount: frames)
+                print("TX   " + String(size).padded(to: 7) + String(result.sent).padded(to: 10) + String(Int(result.perSecond)).padded(to: 13)
+                    + String(format2: result.cpuMicrosecondsPerFrame).padded(to: 15) + String(result.transmitted))
+                print("RESULT \(label)_tx size=\(size) injected_fps=\(Int(result.perSecond)) cpu_us_per_frame=\(String(format2: result.cpuMicrosecondsPerFrame)) adapter_sent=\(result.transmitted) switches_per_frame=\(String(format2: result.switchesPerFrame))")
+                results.append(result)
+            }
+            RunSpread.report("\(label)_tx", size: size, [
+                ("injected_fps", results.map(\.perSecond)), ("cpu_us_per_frame", results.map(\.cpuMicrosecondsPerFrame)),
+                ("switches_per_frame", results.map(\.switchesPerFrame)),
+            ])
         }
     }
 
@@ -191,6 +206,8 @@ extension BenchCommand {
         var transmitted: Int
         var perSecond: Double
         var cpuMicrosecondsPerFrame: Double
+        /// Host context switches (every thread of the process) per frame the chip sent.
+        var switchesPerFrame: Double
     }
 
     func measureTransmit(_ target: BenchTarget, frameSize: Int, frameCount: Int) throws -> TransmitMeasurement {
@@ -203,6 +220,7 @@ extension BenchCommand {
         let templates = (0..<16).map { radiotap + FrameBuilder.data(totalLength: frameSize, sequence: UInt16($0), marker: UInt32($0)) }
         let transmittedBefore = chip.framesTransmitted
         let startCPU = processCPUSeconds()
+        let startSwitches = processContextSwitches()
         let start = HostClock.monotonicNanoseconds()
         // Batches of sendmmsg, as `airtap inject` sends: the kernel's CPU changes hands once per batch.
         var index = 0
@@ -219,8 +237,10 @@ extension BenchCommand {
         }
         let seconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
         let cpu = processCPUSeconds() - startCPU
+        let switches = processContextSwitches() - startSwitches
         return TransmitMeasurement(
             sent: frameCount, transmitted: transmitted, perSecond: Double(transmitted) / seconds,
-            cpuMicrosecondsPerFrame: transmitted > 0 ? cpu * 1e6 / Double(transmitted) : 0)
+            cpuMicrosecondsPerFrame: transmitted > 0 ? cpu * 1e6 / Double(transmitted) : 0,
+            switchesPerFrame: transmitted > 0 ? Double(switches) / Double(transmitted) : 0)
     }
 }
