@@ -97,14 +97,16 @@ demo: need-build swift
 
 # Offered RX loads (frames/s) of the paced runs and of the host dumpcap anchor.
 OFFERED_RATES ?= 35000,100000,250000
+# Unpaced RX/TX runs per frame size: each figure is reported as median [min, max] and spread.
+BENCH_RUNS ?= 5
 
 bench: need-build swift-release
 	kernel/bench.sh $(RELEASE_BIN)/airtap-kernel-probe
-	$(RELEASE_BIN)/airtap bench
-	$(RELEASE_BIN)/airtap bench --device emulated:rtl8187
-	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au
-	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821cu
-	$(RELEASE_BIN)/airtap bench --device emulated-libusb:rtl8821au
+	$(RELEASE_BIN)/airtap bench --runs $(BENCH_RUNS) --offered-rates $(OFFERED_RATES)
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8187 --runs $(BENCH_RUNS)
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au --runs $(BENCH_RUNS)
+	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821cu --runs $(BENCH_RUNS)
+	$(RELEASE_BIN)/airtap bench --device emulated-libusb:rtl8821au --runs $(BENCH_RUNS)
 	$(RELEASE_BIN)/airtap bench --device emulated:rtl8821au --sizes 1500 --frames 50000 \
 		--offered-rates $(OFFERED_RATES) --offered-max-search
 	@if [ "$$(id -u)" -eq 0 ]; then \

@@ -45,7 +45,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         name: .customLong("offered-rates"),
-        help: "Emulated rtw88 chips: paced RX runs at these offered rates (frames/s, comma-separated; empty: none).")
+        help: "Paced RX runs at these offered rates (frames/s, comma-separated; empty: none): sim's hwsim peer, or an emulated rtw88 chip's air.")
     var offeredRates = ""
 
     @Option(name: .customLong("offered-seconds"), help: "Length of each offered-load run.")
@@ -129,6 +129,37 @@ struct BenchCommand: ParsableCommand {
             print(result.row)
             print("RESULT paced_fps=\(pacedRate) paced_sent=\(result.sent) paced_captured=\(result.captured) paced_drops=\(result.kernelDrops) paced_lost=\(result.lost) paced_achieved_send_fps=\(Int(result.sentPerSecond)) paced_frames_per_batch=\(String(format2: result.framesPerBatch)) paced_switches_per_frame=\(String(format2: result.switchesPerFrame))")
         }
+        try runSimulatedOfferedLoads(sim)
+    }
+
+    /// `--offered-rates` on sim: the hwsim peer sends at each rate for
+    /// `--offered-seconds`, `--offered-runs` times; median [min, max] of
+    /// what was captured, lost and the CPU per frame.
+    func runSimulatedOfferedLoads(_ sim: SimulatedRadios) throws {
+        let rates = try offeredRates.split(separator: ",").map { text -> Int in
+            guard let rate = Int(text), rate > 0 else { throw ValidationError("--offered-rates: \(text) is not a positive rate") }
+            return rate
+        }
+        guard !rates.isEmpty else { return }
+        print("offered load on sim, \(offeredSize)-byte frames, \(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
+        print("RATE/S     SENT/S (ACHIEVED)   CAPTURED/SENT        LOST [MIN,MAX]        KERNEL DROPS [MIN,MAX]   CPU US/FRAME [MIN, MAX]")
+        for rate in rates {
+            var results: [Measurement] = []
+            for _ in 0..<offeredRuns {
+                results.append(
+                    try measure(sim: sim, frameSize: offeredSize, frameCount: Int(Double(rate) * offeredSeconds), pacedRate: rate))
+            }
+            guard let sent = RunSpread(results.map { $0.sentPerSecond }), let cpu = RunSpread(results.map(\.cpuMicrosecondsPerFrame)),
+                let lost = RunSpread(results.map { Double($0.lost) }), let drops = RunSpread(results.map { Double($0.kernelDrops) }),
+                let captured = RunSpread(results.map { Double($0.captured) })
+            else { continue }
+            print(String(rate).padded(to: 11) + String(Int(sent.median)).padded(to: 20)
+                + "\(Int(captured.median))/\(results[0].sent)".padded(to: 21)
+                + "\(Int(lost.median)) [\(Int(lost.minimum)),\(Int(lost.maximum))]".padded(to: 22)
+                + "\(Int(drops.median)) [\(Int(drops.minimum)),\(Int(drops.maximum))]".padded(to: 25)
+                + "\(String(format2: cpu.median)) [\(String(format2: cpu.minimum)), \(String(format2: cpu.maximum))]")
+            print("RESULT sim_offered rate=\(rate) size=\(offeredSize) runs=\(offeredRuns) achieved_send_fps_median=\(Int(sent.median)) captured_median=\(Int(captured.median)) lost_max=\(Int(lost.maximum)) kernel_drops_max=\(Int(drops.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum)) cpu_spread=\(String(format2: cpu.ratio))")
+        }
     }
 
     struct Measurement {
@@ -181,9 +212,10 @@ struct BenchCommand: ParsableCommand {
         let sender = try JoinableThread {
             let begin = HostClock.monotonicNanoseconds()
             for index in 0..<frameCount {
-                if let pacedRate {
-                    let due = begin + UInt64(index) * 1_000_000_000 / UInt64(pacedRate)
-                    while HostClock.monotonicNanoseconds() < due {}
+                // Paced: whatever is due goes out, then a 100 us sleep (as the
+                // dumpcap anchor paces), so the sender's waiting is not counted as CPU.
+                while let pacedRate, UInt64(index) * 1_000_000_000 / UInt64(pacedRate) > HostClock.monotonicNanoseconds() - begin {
+                    usleep(100)
                 }
                 do {
                     try templates[index % templates.count].withUnsafeBytes { try injector.send($0) }

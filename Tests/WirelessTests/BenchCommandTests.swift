@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import Foundation
+import Testing
+
+/// `airtap bench` in miniature: the figures `make bench` records must be
+/// there, consistent, and summarised over repeated runs. (Speed itself is
+/// measured by `make bench`, never asserted here.)
+@Suite("airtap bench output (child processes)", .timeLimit(.minutes(5)))
+struct BenchCommandTests {
+    /// `RESULT label key=value ...` lines as label -> [fields], in order.
+    static func results(_ output: String) -> [(label: String, fields: [String: String])] {
+        output.split(separator: "\n").filter { $0.hasPrefix("RESULT ") }.map { line in
+            let words = line.split(separator: " ").dropFirst()
+            var fields: [String: String] = [:]
+            for word in words.dropFirst() {
+                let pair = word.split(separator: "=", maxSplits: 1)
+                if pair.count == 2 { fields[String(pair[0])] = String(pair[1]) }
+            }
+            return (String(words.first ?? ""), fields)
+        }
+    }
+
+    @Test("emulated RTL8187L: every injected frame sent, repeated runs summarised with their spread")
+    func emulatedAdapterRuns() async throws {
+        let run = try await ToolRunner.airtap(
+            "bench", "--device", "emulated:rtl8187", "--sizes", "64", "--frames", "2000", "--runs", "3")
+        try #require(run.succeeded, "\(run.diagnosis)")
+        let results = Self.results(run.standardOutput)
+        let transmits = results.filter { $0.label == "rtl8187_tx" }
+        #expect(transmits.count == 3, "\(run.standardOutput)")
+        for transmit in transmits {
+            #expect(transmit.fields["adapter_sent"] == "2000", "\(transmit)")
+            #expect(transmit.fields["switches_per_frame"] != nil, "\(transmit)")
+        }
+        #expect(results.filter { $0.label == "rtl8187_rx" }.count == 3)
+        for label in ["rtl8187_rx_spread", "rtl8187_tx_spread"] {
+            let spread = try #require(results.first { $0.label == label }, "no \(label) in \(run.standardOutput)")
+            #expect(spread.fields["runs"] == "3")
+            let median = try #require(spread.fields["cpu_us_per_frame_median"].flatMap(Double.init))
+            let minimum = try #require(spread.fields["cpu_us_per_frame_min"].flatMap(Double.init))
+            let maximum = try #require(spread.fields["cpu_us_per_frame_max"].flatMap(Double.init))
+            let ratio = try #require(spread.fields["cpu_us_per_frame_spread"].flatMap(Double.init))
+            #expect(minimum > 0 && minimum <= median && median <= maximum, "\(spread)")
+            #expect(abs(ratio - maximum / minimum) < 0.02, "\(spread)")
+        }
+    }
+
+    @Test("sim: a low offered load is captured whole, and stated per rate")
+    func simulatedOfferedLoad() async throws {
+        let run = try await ToolRunner.airtap(
+            "bench", "--sizes", "64", "--frames", "1000", "--paced-rate", "0", "--offered-rates", "2000,4000",
+            "--offered-seconds", "0.5", "--offered-runs", "2")
+        try #require(run.succeeded, "\(run.diagnosis)")
+        let offered = Self.results(run.standardOutput).filter { $0.label == "sim_offered" }
+        #expect(offered.map { $0.fields["rate"] } == ["2000", "4000"], "\(run.standardOutput)")
+        for row in offered {
+            #expect(row.fields["runs"] == "2")
+            #expect(row.fields["lost_max"] == "0", "\(row)")
+            #expect(row.fields["kernel_drops_max"] == "0", "\(row)")
+            let rate = try #require(row.fields["rate"].flatMap(Double.init))
+            #expect(row.fields["captured_median"].flatMap(Double.init) == rate * 0.5, "\(row)")
+        }
+    }
+
+    @Test("a bad --runs is refused with the range")
+    func badRuns() async throws {
+        let run = try await ToolRunner.airtap("bench", "--runs", "0")
+        #expect(!run.succeeded)
+        #expect(run.standardError.contains("--runs must be 1...100"), "\(run.standardError)")
+    }
+}
