@@ -284,6 +284,13 @@ func processContextSwitches() -> Int {
     return usage.ru_nvcsw + usage.ru_nivcsw
 }
 
+/// The process's peak resident set (getrusage ru_maxrss), in KiB.
+func processPeakResidentKiB() -> Int {
+    var usage = rusage()
+    _ = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_maxrss
+}
+
 /// User + system CPU time of the whole process (all threads).
 func processCPUSeconds() -> Double {
     var usage = rusage()

@@ -73,6 +73,10 @@ extension BenchCommand {
         }
         adapter.shutdown()
         try kernel.halt()
+        // The whole run's high-water mark: every driver is built in, and
+        // the floods filled a 64 MiB socket buffer and the receive ring.
+        print("peak RSS: \(String(format1: Double(processPeakResidentKiB()) / 1024)) MiB")
+        print("RESULT \(label)_peak_rss kib=\(processPeakResidentKiB())")
     }
 
     /// A device under bench and its chip model's counters.

@@ -34,6 +34,8 @@ struct BenchCommandTests {
             #expect(transmit.fields["switches_per_frame"] != nil, "\(transmit)")
         }
         #expect(results.filter { $0.label == "rtl8187_rx" }.count == 3)
+        let peak = results.first { $0.label == "rtl8187_peak_rss" }?.fields["kib"].flatMap(Int.init) ?? 0
+        #expect(peak > 10_000, "peak RSS \(peak) KiB")
         for label in ["rtl8187_rx_spread", "rtl8187_tx_spread"] {
             let spread = try #require(results.first { $0.label == label }, "no \(label) in \(run.standardOutput)")
             #expect(spread.fields["runs"] == "3")
