@@ -407,16 +407,20 @@ final class AttachedDevice: Sendable {
 
 /// The handles most recently completed, to tell "completed twice" from
 /// "never existed" in error messages. Bounded: a ring, searched only on
-/// that error path, so the per-URB cost is one store.
+/// that error path, so the per-URB cost is one store. The kernel's
+/// handles never repeat (each carries its slot's generation), so a
+/// repeat is not looked for: it simply takes a slot.
 struct RecentHandles {
+    /// Marks an empty slot: no handle has slot index 0xFFFFFFFF.
+    private static let empty = UInt64.max
     private var ring: [UInt64]
     private var next = 0
 
     init(capacity: Int) {
-        ring = Array(repeating: 0, count: max(capacity, 1))
+        ring = Array(repeating: Self.empty, count: max(capacity, 1))
     }
 
-    func contains(_ handle: UInt64) -> Bool { handle != 0 && ring.contains(handle) }
+    func contains(_ handle: UInt64) -> Bool { handle != Self.empty && ring.contains(handle) }
 
     mutating func insert(_ handle: UInt64) {
         ring[next] = handle

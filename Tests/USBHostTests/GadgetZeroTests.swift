@@ -204,7 +204,11 @@ struct RecentHandlesTests {
         recent.insert(4)
         #expect(!recent.contains(1))
         #expect(recent.contains(2) && recent.contains(4))
-        recent.insert(4)  // a repeat changes nothing
-        #expect(recent.contains(2))
+        #expect(recent.contains(0) == false)
+        // Kernel handles never repeat (slot generation << 32 | index); a
+        // repeat is not searched for on this per-URB path, it takes a slot.
+        recent.insert(4)
+        #expect(recent.contains(3) && recent.contains(4) && !recent.contains(2))
+        #expect(!RecentHandles(capacity: 2).contains(.max), "the empty mark is never reported as a handle")
     }
 }
