@@ -51,15 +51,15 @@ extension BenchCommand {
             for _ in 0..<offeredRuns {
                 results.append(try measureDumpcap(tap: tap, frame: frame, framesPerSecond: rate))
             }
-            let cpu = results.map(\.cpuMicroseconds).sorted()
-            let captured = results.map(\.captured).sorted()
-            let dropped = results.map(\.dropped).sorted()
+            guard let cpu = RunSpread(results.map(\.cpuMicroseconds)), let captured = RunSpread(results.map { Double($0.captured) }),
+                let dropped = RunSpread(results.map { Double($0.dropped) })
+            else { continue }
             let offered = Int(rate * offeredSeconds)
-            print(String(Int(rate)).padded(to: 11) + "\(captured[captured.count / 2])/\(offered)".padded(to: 21)
-                + "\(dropped[dropped.count / 2]) [\(dropped.first!),\(dropped.last!)]".padded(to: 20)
-                + String(offered - captured[captured.count / 2] - dropped[dropped.count / 2]).padded(to: 14)
-                + "\(String(format2: cpu[cpu.count / 2])) [\(String(format2: cpu.first!)), \(String(format2: cpu.last!))]")
-            print("RESULT dumpcap_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(captured[captured.count / 2]) offered=\(offered) dropped_max=\(dropped.last!) cpu_us_median=\(String(format2: cpu[cpu.count / 2])) cpu_us_min=\(String(format2: cpu.first!)) cpu_us_max=\(String(format2: cpu.last!))")
+            print(String(Int(rate)).padded(to: 11) + "\(Int(captured.median))/\(offered)".padded(to: 21)
+                + "\(Int(dropped.median)) [\(Int(dropped.minimum)),\(Int(dropped.maximum))]".padded(to: 20)
+                + String(offered - Int(captured.median) - Int(dropped.median)).padded(to: 14)
+                + "\(String(format2: cpu.median)) [\(String(format2: cpu.minimum)), \(String(format2: cpu.maximum))]")
+            print("RESULT dumpcap_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(Int(captured.median)) offered=\(offered) dropped_max=\(Int(dropped.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum))")
         }
     }
 

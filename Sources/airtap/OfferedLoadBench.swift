@@ -75,15 +75,14 @@ extension BenchCommand {
             for _ in 0..<offeredRuns {
                 results.append(try measureOfferedLoad(target, framesPerSecond: rate, seconds: offeredSeconds, frameSize: offeredSize))
             }
-            let cpu = results.map(\.cpuMicrosecondsPerFrame).sorted()
-            let captured = results.map(\.captured).sorted()
-            let lost = results.map(\.chipLost).sorted()
-            let drops = results.map(\.kernelDrops).sorted()
-            print(String(Int(rate)).padded(to: 11) + "\(captured[captured.count / 2])/\(results[0].offered)".padded(to: 21)
-                + "\(lost[lost.count / 2]) [\(lost.first!),\(lost.last!)]".padded(to: 22)
-                + "\(drops[drops.count / 2]) [\(drops.first!),\(drops.last!)]".padded(to: 25)
-                + "\(String(format2: cpu[cpu.count / 2])) [\(String(format2: cpu.first!)), \(String(format2: cpu.last!))]")
-            print("RESULT \(label)_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(captured[captured.count / 2]) offered=\(results[0].offered) chip_lost_max=\(lost.last!) kernel_drops_max=\(drops.last!) cpu_us_median=\(String(format2: cpu[cpu.count / 2])) cpu_us_min=\(String(format2: cpu.first!)) cpu_us_max=\(String(format2: cpu.last!))")
+            guard let cpu = RunSpread(results.map(\.cpuMicrosecondsPerFrame)), let captured = RunSpread(results.map { Double($0.captured) }),
+                let lost = RunSpread(results.map { Double($0.chipLost) }), let drops = RunSpread(results.map { Double($0.kernelDrops) })
+            else { continue }
+            print(String(Int(rate)).padded(to: 11) + "\(Int(captured.median))/\(results[0].offered)".padded(to: 21)
+                + "\(Int(lost.median)) [\(Int(lost.minimum)),\(Int(lost.maximum))]".padded(to: 22)
+                + "\(Int(drops.median)) [\(Int(drops.minimum)),\(Int(drops.maximum))]".padded(to: 25)
+                + "\(String(format2: cpu.median)) [\(String(format2: cpu.minimum)), \(String(format2: cpu.maximum))]")
+            print("RESULT \(label)_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(Int(captured.median)) offered=\(results[0].offered) chip_lost_max=\(Int(lost.maximum)) kernel_drops_max=\(Int(drops.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum))")
             if results.allSatisfy(\.zeroLoss) { bestZeroLoss = max(bestZeroLoss ?? 0, rate) }
         }
         guard offeredMaxSearch else { return }
