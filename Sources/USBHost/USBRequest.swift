@@ -50,13 +50,10 @@ public struct USBSetupPacket: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Decodes the wire format (multi-byte fields little-endian).
+    /// Fewer than 8 bytes are padded with zeros.
     public init<Bytes: Collection<UInt8>>(bytes: Bytes) {
         let raw = Array(bytes.prefix(8)) + [UInt8](repeating: 0, count: max(0, 8 - bytes.count))
-        self.init(
-            requestType: raw[0], request: raw[1],
-            value: UInt16(raw[2]) | UInt16(raw[3]) << 8,
-            index: UInt16(raw[4]) | UInt16(raw[5]) << 8,
-            length: UInt16(raw[6]) | UInt16(raw[7]) << 8)
+        self = raw.withUnsafeBytes { Self(wire: $0) }
     }
 
     /// Decodes the 8 wire bytes in place (the per-URB path: no array).

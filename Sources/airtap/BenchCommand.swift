@@ -76,8 +76,19 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show the kernel console on stderr.")
     var verbose = false
 
+    /// `--offered-rates` as frames per second (every bench that paces uses it).
+    func parsedOfferedRates() throws -> [Double] {
+        try offeredRates.split(separator: ",").map { text -> Double in
+            guard let rate = Double(text), rate > 0, rate.isFinite else {
+                throw ValidationError("--offered-rates: \(text) is not a positive rate")
+            }
+            return rate
+        }
+    }
+
     func validate() throws {
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100, not \(runs)") }
+        _ = try parsedOfferedRates()  // refused before the kernel boots, not after the unpaced runs
     }
 
     func run() throws {
@@ -136,10 +147,7 @@ struct BenchCommand: ParsableCommand {
     /// `--offered-seconds`, `--offered-runs` times; median [min, max] of
     /// what was captured, lost and the CPU per frame.
     func runSimulatedOfferedLoads(_ sim: SimulatedRadios) throws {
-        let rates = try offeredRates.split(separator: ",").map { text -> Int in
-            guard let rate = Int(text), rate > 0 else { throw ValidationError("--offered-rates: \(text) is not a positive rate") }
-            return rate
-        }
+        let rates = try parsedOfferedRates().map { Int($0.rounded(.up)) }  // the hwsim sender paces whole frames/s
         guard !rates.isEmpty else { return }
         print("offered load on sim, \(offeredSize)-byte frames, \(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
         print("RATE/S     SENT/S (ACHIEVED)   CAPTURED/SENT        LOST [MIN,MAX]        KERNEL DROPS [MIN,MAX]   CPU US/FRAME [MIN, MAX]")

@@ -28,10 +28,7 @@ extension BenchCommand {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dumpcap") else {
             throw ValidationError("the dumpcap anchor needs Wireshark's dumpcap: sudo apt-get install -y wireshark-common")
         }
-        let rates = try offeredRates.split(separator: ",").map { text -> Double in
-            guard let rate = Double(text), rate > 0 else { throw ValidationError("--offered-rates: \(text) is not a positive rate") }
-            return rate
-        }
+        let rates = try parsedOfferedRates()
         let tap: HostTapInterface
         do {
             tap = try HostTapInterface.open(name: "airtapanchor0")

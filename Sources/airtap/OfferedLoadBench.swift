@@ -63,10 +63,7 @@ extension BenchCommand {
     /// highest rate held with zero loss (×1.5 steps from the best zero-loss
     /// rate, then halving the gap).
     func runOfferedLoads(_ target: BenchTarget, label: String) throws {
-        let rates = try offeredRates.split(separator: ",").map { text -> Double in
-            guard let rate = Double(text), rate > 0 else { throw ValidationError("--offered-rates: \(text) is not a positive rate") }
-            return rate
-        }
+        let rates = try parsedOfferedRates()
         print("offered load, \(offeredSize)-byte frames, \(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
         print("RATE/S     CAPTURED/OFFERED     CHIP LOST [MIN,MAX]   KERNEL DROPS [MIN,MAX]   CPU US/FRAME [MIN, MAX]")
         var bestZeroLoss: Double?

@@ -65,10 +65,15 @@ struct BenchCommandTests {
         }
     }
 
-    @Test("a bad --runs is refused with the range")
-    func badRuns() async throws {
-        let run = try await ToolRunner.airtap("bench", "--runs", "0")
+    @Test(
+        "a bad --runs or --offered-rates is refused before anything runs",
+        arguments: [
+            (["--runs", "0"], "--runs must be 1...100"),
+            (["--offered-rates", "35000,fast"], "--offered-rates: fast is not a positive rate"),
+        ])
+    func badArguments(arguments: [String], message: String) async throws {
+        let run = try await ToolRunner.run(try ToolRunner.airtapPath(), ["bench"] + arguments, timeoutSeconds: 120)
         #expect(!run.succeeded)
-        #expect(run.standardError.contains("--runs must be 1...100"), "\(run.standardError)")
+        #expect(run.standardError.contains(message), "\(run.standardError)")
     }
 }
