@@ -183,12 +183,16 @@ struct BenchCommand: ParsableCommand {
         /// several switches per frame (each hand-off of the kernel's CPU).
         var batches = 0
         var contextSwitches = 0
+        /// Of `cpuSeconds`, an emulated chip's own work (0 on sim).
+        var chipCPUSeconds = 0.0
 
         var framesPerBatch: Double { Double(captured) / Double(max(batches, 1)) }
         var switchesPerFrame: Double { Double(contextSwitches) / Double(max(captured, 1)) }
         var capturedPerSecond: Double { Double(captured) / seconds }
         var sentPerSecond: Double { Double(sent) / sendSeconds }
         var cpuMicrosecondsPerFrame: Double { captured > 0 ? cpuSeconds * 1e6 / Double(captured) : 0 }
+        /// Less the emulated chip: the driver, kernel and capture path.
+        var pathCPUMicrosecondsPerFrame: Double { captured > 0 ? (cpuSeconds - chipCPUSeconds) * 1e6 / Double(captured) : 0 }
         var lost: Int { sent - captured }
 
         var row: String {

@@ -15,11 +15,12 @@ import TapBridge
 /// path at the same rates. A host TAP of link type radiotap receives the
 /// same radiotap + 802.11 frames (written into it at the offered rate, as
 /// if they arrived on that interface) and Wireshark's dumpcap captures
-/// them into pcapng. dumpcap's CPU per frame (its own user + system time)
-/// against airtap's (the whole process: chip model, kernel library, driver,
-/// capture, file) is the ratio BENCHMARKS.md states. The host kernel's
-/// receive work for a TAP write is charged to the writer, not to dumpcap,
-/// so the anchor is flattering to dumpcap.
+/// them into pcapng. Two figures per frame: dumpcap's own CPU (user +
+/// system), and the host path's: the whole machine's busy CPU over the run
+/// less the writer's user time, so the host kernel's receive work for
+/// each TAP write (charged to the writer, or done in softirq) counts too,
+/// as the kernel library's counts in airtap's figure. BENCHMARKS.md states
+/// airtap's cost as a ratio to both.
 extension BenchCommand {
     static let dumpcapAnchorDevice = "host-dumpcap"
 
@@ -42,27 +43,32 @@ extension BenchCommand {
         print("anchor: host TAP \(tap.name) (radiotap) -> host kernel -> dumpcap -> pcapng, \(offeredSize)-byte frames, "
             + "\(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
         // Frames neither captured nor counted by dumpcap were lost before its socket (the TAP queue, the backlog).
-        print("RATE/S     CAPTURED/OFFERED     DROPPED [MIN,MAX]   LOST BEFORE   CPU US/FRAME [MIN, MAX]")
+        print("DUMPCAP: dumpcap's own CPU; HOST PATH: the machine's busy CPU less the writer's user time (host kernel + dumpcap).")
+        print("RATE/S     CAPTURED/OFFERED     DROPPED [MIN,MAX]   LOST BEFORE   DUMPCAP US/FRAME [MIN, MAX]   HOST PATH US/FRAME [MIN, MAX]")
         for rate in rates {
-            var results: [(captured: Int, dropped: Int, cpuMicroseconds: Double)] = []
+            var results: [(captured: Int, dropped: Int, cpuMicroseconds: Double, hostPathMicroseconds: Double)] = []
             for _ in 0..<offeredRuns {
                 results.append(try measureDumpcap(tap: tap, frame: frame, framesPerSecond: rate))
             }
-            guard let cpu = RunSpread(results.map(\.cpuMicroseconds)), let captured = RunSpread(results.map { Double($0.captured) }),
+            guard let cpu = RunSpread(results.map(\.cpuMicroseconds)), let hostPath = RunSpread(results.map(\.hostPathMicroseconds)),
+                let captured = RunSpread(results.map { Double($0.captured) }),
                 let dropped = RunSpread(results.map { Double($0.dropped) })
             else { continue }
             let offered = Int(rate * offeredSeconds)
             print(String(Int(rate)).padded(to: 11) + "\(Int(captured.median))/\(offered)".padded(to: 21)
                 + "\(Int(dropped.median)) [\(Int(dropped.minimum)),\(Int(dropped.maximum))]".padded(to: 20)
                 + String(offered - Int(captured.median) - Int(dropped.median)).padded(to: 14)
-                + "\(String(format2: cpu.median)) [\(String(format2: cpu.minimum)), \(String(format2: cpu.maximum))]")
-            print("RESULT dumpcap_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(Int(captured.median)) offered=\(offered) dropped_max=\(Int(dropped.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum))")
+                + "\(String(format2: cpu.median)) [\(String(format2: cpu.minimum)), \(String(format2: cpu.maximum))]".padded(to: 30)
+                + "\(String(format2: hostPath.median)) [\(String(format2: hostPath.minimum)), \(String(format2: hostPath.maximum))]")
+            print("RESULT dumpcap_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(Int(captured.median)) offered=\(offered) dropped_max=\(Int(dropped.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum)) host_path_us_median=\(String(format2: hostPath.median)) host_path_us_min=\(String(format2: hostPath.minimum)) host_path_us_max=\(String(format2: hostPath.maximum))")
         }
     }
 
     /// One run: dumpcap on the TAP, `offeredSeconds` of frames written at the
     /// rate, then dumpcap stopped; its CPU from /proc and its closing counts.
-    private func measureDumpcap(tap: HostTapInterface, frame: [UInt8], framesPerSecond: Double) throws -> (captured: Int, dropped: Int, cpuMicroseconds: Double) {
+    private func measureDumpcap(
+        tap: HostTapInterface, frame: [UInt8], framesPerSecond: Double
+    ) throws -> (captured: Int, dropped: Int, cpuMicroseconds: Double, hostPathMicroseconds: Double) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("airtap-anchor-\(getpid()).pcapng").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let dumpcap = Process()
@@ -79,6 +85,8 @@ extension BenchCommand {
             banner += errors.fileHandleForReading.availableData
         }
         let cpuBefore = Self.otherProcessCPUSeconds(pid: dumpcap.processIdentifier)
+        let machineBefore = Self.machineBusyCPUSeconds()
+        let writerBefore = Self.threadUserCPUSeconds()
         let count = Int(framesPerSecond * offeredSeconds)
         let start = HostClock.monotonicNanoseconds()
         var sent = 0
@@ -97,6 +105,7 @@ extension BenchCommand {
         if let failed { writeStandardError("airtap bench: writing into \(tap.name) failed: \(failed)\n") }
         HostClock.sleep(seconds: 0.5)
         let cpu = Self.otherProcessCPUSeconds(pid: dumpcap.processIdentifier) - cpuBefore
+        let hostPath = Self.machineBusyCPUSeconds() - machineBefore - (Self.threadUserCPUSeconds() - writerBefore)
         kill(dumpcap.processIdentifier, SIGINT)
         dumpcap.waitUntilExit()
         let report = String(decoding: banner + errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -112,7 +121,26 @@ extension BenchCommand {
             guard let slash = rest.firstIndex(of: "/") else { return nil }
             return Int(rest[rest.index(after: slash)...].prefix { $0.isNumber })
         } ?? 0
-        return (captured, dropped, captured > 0 ? cpu * 1e6 / Double(captured) : 0)
+        let perFrame = { (seconds: Double) in captured > 0 ? seconds * 1e6 / Double(captured) : 0 }
+        return (captured, dropped, perFrame(cpu), perFrame(hostPath))
+    }
+
+    /// CPU time the whole machine has been busy (user, nice, system, irq,
+    /// softirq; not idle, I/O wait or steal), from /proc/stat.
+    static func machineBusyCPUSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        else { return 0 }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 7 else { return 0 }
+        return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// User time of the calling thread (the TAP writer's pacing loop).
+    static func threadUserCPUSeconds() -> Double {
+        var usage = rusage()
+        _ = getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD (1), which Swift's Glibc does not import
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
     }
 
     /// utime + stime of another process, from /proc/PID/stat.

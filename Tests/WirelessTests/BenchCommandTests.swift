@@ -48,6 +48,28 @@ struct BenchCommandTests {
         }
     }
 
+    @Test("emulated rtw88: an offered load is accounted for, and the chip's own CPU is told apart from the path's")
+    func emulatedOfferedLoadSeparatesChipWork() async throws {
+        let run = try await ToolRunner.airtap(
+            "bench", "--device", "emulated:rtl8821au", "--sizes", "1500", "--frames", "500", "--offered-rates", "1000",
+            "--offered-seconds", "0.5", "--offered-runs", "2")
+        try #require(run.succeeded, "\(run.diagnosis)")
+        let results = Self.results(run.standardOutput)
+        let row = try #require(results.first { $0.label == "rtl8821au_offered" }, "\(run.standardOutput)")
+        #expect(row.fields["offered"] == "500", "\(row)")
+        #expect(row.fields["kernel_drops_max"] == "0", "\(row)")
+        let captured = try #require(row.fields["captured_median"].flatMap(Double.init))
+        #expect(captured >= 475 && captured <= 500, "\(row)")
+        // The chip's thread keeps the air's time and fills URBs: a real, nonzero share, never all of it.
+        let whole = try #require(row.fields["cpu_us_median"].flatMap(Double.init))
+        let path = try #require(row.fields["path_cpu_us_median"].flatMap(Double.init))
+        #expect(path > 0 && path < whole, "\(row)")
+        let receive = try #require(results.first { $0.label == "rtl8821au_rx" }, "\(run.standardOutput)")
+        let receiveWhole = try #require(receive.fields["cpu_us_per_frame"].flatMap(Double.init))
+        let receivePath = try #require(receive.fields["path_cpu_us_per_frame"].flatMap(Double.init))
+        #expect(receivePath > 0 && receivePath < receiveWhole, "\(receive)")
+    }
+
     @Test("sim: a low offered load is captured whole, and stated per rate")
     func simulatedOfferedLoad() async throws {
         let run = try await ToolRunner.airtap(
