@@ -27,9 +27,10 @@ public protocol EmulatedChip: AnyObject, Sendable {
     /// Offered frames that have not arrived yet.
     var airOfferedRemaining: Int { get }
     var airFramesLost: Int { get }
-    /// Host CPU spent so far emulating the chip's receive side (what real
-    /// hardware does in silicon), so a benchmark can state the driver and
-    /// capture path's cost without it (`ReceivePipe.emulationCPUSeconds`).
+    /// Host CPU spent so far on the chip's own work, receive and transmit
+    /// (what real hardware does in silicon), so a benchmark can state the
+    /// driver and capture path's cost without it
+    /// (`ReceivePipe.emulationCPUSeconds`, `EmulationCPUMeter`).
     var airEmulationCPUSeconds: Double { get }
 }
 
@@ -55,7 +56,7 @@ extension RTL8187Model: EmulatedChip {
 
     public var airOfferedRemaining: Int { 0 }
     public var airFramesLost: Int { statistics.framesOverflowed }
-    public var airEmulationCPUSeconds: Double { receivePipe.emulationCPUSeconds }
+    public var airEmulationCPUSeconds: Double { receivePipe.emulationCPUSeconds + transmitEmulation.seconds }
 }
 
 extension RTW88Model: EmulatedChip {
@@ -76,5 +77,5 @@ extension RTW88Model: EmulatedChip {
 
     public var airOfferedRemaining: Int { receivePipe.offeredLoadRemaining }
     public var airFramesLost: Int { receivePipe.statistics.packetsOverflowed }
-    public var airEmulationCPUSeconds: Double { receivePipe.emulationCPUSeconds }
+    public var airEmulationCPUSeconds: Double { receivePipe.emulationCPUSeconds + transmitEmulation.seconds }
 }

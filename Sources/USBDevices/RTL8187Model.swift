@@ -186,6 +186,8 @@ public final class RTL8187Model: USBDevice, AirListener {
     private let workerFinished = DispatchSemaphore(value: 0)
     /// Bulk IN 1: one frame (+ FCS + trailer, MAC time patched in) per URB.
     public let receivePipe: ReceivePipe
+    /// The chip's own work on bulk OUT (parsing, the air), for benchmarks.
+    let transmitEmulation = EmulationCPUMeter()
     /// Our id on `options.air` while we are on it.
     private let airMembership = HostMutex<Int?>(nil)
 
@@ -361,6 +363,7 @@ public final class RTL8187Model: USBDevice, AirListener {
         case RTL8187Hardware.transmitEndpoint where request.type == .bulk:
             enum Decision { case refuse(Errno), completed(USBCompletion), queued(wakeWorker: Bool) }
             var onAir: AirFrame?
+            let emulationStart = HostClock.monotonicNanoseconds()
             let decision: Decision = state.withLock { state in
                 guard !state.stopped else { return .refuse(USBErrno.noDevice) }
                 guard state.configuration != 0 else { return .refuse(USBErrno.noEntry) }
@@ -371,6 +374,7 @@ public final class RTL8187Model: USBDevice, AirListener {
             }
             // Outside our lock: the other adapters' hear() takes theirs.
             if let onAir { options.air?.transmit([onAir], delivery: .live, from: self) }
+            transmitEmulation.charge(since: emulationStart)
             switch decision {
             case .refuse(let errno): return .refused(errno)
             case .completed(let completion): return .completed(completion)

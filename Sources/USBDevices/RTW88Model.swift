@@ -90,6 +90,8 @@ public final class RTW88Model: USBDevice, AirListener {
     public let strings: [UInt8: String]
     private let standardRequests: StandardDeviceRequests
     public let receivePipe: ReceivePipe
+    /// The chip's own work on bulk OUT (parsing, reports, the air), for benchmarks.
+    let transmitEmulation = EmulationCPUMeter()
 
     private struct State {
         var registers: RTW88Registers
@@ -242,7 +244,7 @@ public final class RTW88Model: USBDevice, AirListener {
             let configured = state.withLock { $0.configuration != 0 && !$0.stopped }
             return configured ? receivePipe.submit(request) : .refused(USBErrno.noDevice)
         case let endpoint where Self.transmitEndpoints.contains(endpoint) && request.type == .bulk:
-            return transmit(request)
+            return transmitEmulation.measure { transmit(request) }
         case Self.interruptEndpoint where request.type == .interrupt:
             // The driver never submits it; a URB here would wait forever, as on hardware without events.
             return .refused(USBErrno.notSupported)

@@ -205,7 +205,7 @@ public final class ReceivePipe: Sendable {
     /// against the chip, not for it.
     private let workerKernelNanoseconds = Atomic<UInt64>(0)
     /// URB fills done inside a driver's submit (a kernel thread): the chip's work.
-    private let inlineFillNanoseconds = Atomic<UInt64>(0)
+    private let inlineFills = EmulationCPUMeter()
 
     public init(layout: Layout, fifoBytes: Int, threadName: String) {
         self.layout = layout
@@ -227,7 +227,7 @@ public final class ReceivePipe: Sendable {
         guard clock_gettime(clock, &used) == 0 else { return 0 }
         let worker = Int64(used.tv_sec) * 1_000_000_000 + Int64(used.tv_nsec)
         let kernel = Int64(workerKernelNanoseconds.load(ordering: .relaxed))
-        let fills = Int64(inlineFillNanoseconds.load(ordering: .relaxed))
+        let fills = Int64(inlineFills.totalNanoseconds)
         return Double(max(0, worker - kernel) + fills) / 1e9
     }
     public var pendingRequests: Int { state.withLock { $0.requests.count } }
@@ -409,7 +409,7 @@ public final class ReceivePipe: Sendable {
         let mactime = (fillStart - startNanoseconds) / 1000
         let length = fill(request.bytes, with: batch, mactime: mactime)
         let completeStart = HostClock.monotonicNanoseconds()
-        if !fromWorker { inlineFillNanoseconds.add(completeStart &- fillStart, ordering: .relaxed) }
+        if !fromWorker { inlineFills.charge(since: fillStart) }
         if let link = link.withLock({ $0 }) {
             // Detach may have completed it first (-ESHUTDOWN): nothing lost.
             try? link.complete(request.handle, length.map { .success(actualLength: $0) } ?? .failure(USBErrno.overflow))
