@@ -30,7 +30,7 @@ irq_p99=$(echo "$irq" | value p99)
 awk -v b="$boot_median_ns" -v runs="$RUNS" -v l="$lkl_ns" -v h="$host_ns" \
     -v p50="$irq_p50" -v p99="$irq_p99" -v rss="$rss_kib" 'BEGIN {
 	printf "kernel library benchmarks (%s)\n", strftime("%Y-%m-%d")
-	printf "  boot to ready, median of %d processes : %.2f ms   (target <= 20 ms)\n", runs, b / 1e6
+	printf "  boot to ready, median of %d processes : %.2f ms   (target <= 10 ms)\n", runs, b / 1e6
 	printf "  null syscall (getpid) in the library  : %.0f ns    (target <= 150 ns)\n", l
 	printf "  host getpid syscall, same run         : %.0f ns    (ratio %.2f)\n", h, l / h
 	printf "  IRQ host thread -> handler, p50 / p99 : %.2f / %.2f us (targets 5 / 50 us)\n", p50 / 1e3, p99 / 1e3

@@ -206,6 +206,9 @@ public final class ReceivePipe: Sendable {
     private let workerKernelNanoseconds = Atomic<UInt64>(0)
     /// URB fills done inside a driver's submit (a kernel thread): the chip's work.
     private let inlineFills = EmulationCPUMeter()
+    /// The highest total reported: a preemption inside a completion can
+    /// make the estimate dip, and work done never shrinks.
+    private let reportedEmulationNanoseconds = Atomic<Int64>(0)
 
     public init(layout: Layout, fifoBytes: Int, threadName: String) {
         self.layout = layout
@@ -228,7 +231,9 @@ public final class ReceivePipe: Sendable {
         let worker = Int64(used.tv_sec) * 1_000_000_000 + Int64(used.tv_nsec)
         let kernel = Int64(workerKernelNanoseconds.load(ordering: .relaxed))
         let fills = Int64(inlineFills.totalNanoseconds)
-        return Double(max(0, worker - kernel) + fills) / 1e9
+        let estimate = max(0, worker - kernel) + fills
+        let reported = reportedEmulationNanoseconds.max(estimate, ordering: .relaxed).newValue
+        return Double(reported) / 1e9
     }
     public var pendingRequests: Int { state.withLock { $0.requests.count } }
     public var packetsWaiting: Int { state.withLock { $0.packets.count - $0.head } }

@@ -67,7 +67,8 @@ struct BenchCommandTests {
         let receive = try #require(results.first { $0.label == "rtl8821au_rx" }, "\(run.standardOutput)")
         let receiveWhole = try #require(receive.fields["cpu_us_per_frame"].flatMap(Double.init))
         let receivePath = try #require(receive.fields["path_cpu_us_per_frame"].flatMap(Double.init))
-        #expect(receivePath > 0 && receivePath < receiveWhole, "\(receive)")
+        // A short flood: the chip's share is small there, and never negative.
+        #expect(receivePath > 0 && receivePath <= receiveWhole, "\(receive)")
     }
 
     @Test("sim: a low offered load is captured whole, and stated per rate")
