@@ -21,14 +21,18 @@ struct BenchCommandTests {
         }
     }
 
+    /// Runs `airtap bench ARGUMENTS`, which must succeed; its RESULT lines and its whole standard output.
+    static func bench(_ arguments: String...) async throws -> (results: [(label: String, fields: [String: String])], output: String) {
+        let run = try await ToolRunner.run(try ToolRunner.airtapPath(), ["bench"] + arguments, timeoutSeconds: 120)
+        try #require(run.succeeded, "\(run.diagnosis)")
+        return (results(run.standardOutput), run.standardOutput)
+    }
+
     @Test("emulated RTL8187L: every injected frame sent, repeated runs summarised with their spread")
     func emulatedAdapterRuns() async throws {
-        let run = try await ToolRunner.airtap(
-            "bench", "--device", "emulated:rtl8187", "--sizes", "64", "--frames", "2000", "--runs", "3")
-        try #require(run.succeeded, "\(run.diagnosis)")
-        let results = Self.results(run.standardOutput)
+        let (results, output) = try await Self.bench("--device", "emulated:rtl8187", "--sizes", "64", "--frames", "2000", "--runs", "3")
         let transmits = results.filter { $0.label == "rtl8187_tx" }
-        #expect(transmits.count == 3, "\(run.standardOutput)")
+        #expect(transmits.count == 3, "\(output)")
         for transmit in transmits {
             #expect(transmit.fields["adapter_sent"] == "2000", "\(transmit)")
             #expect(transmit.fields["switches_per_frame"] != nil, "\(transmit)")
@@ -37,7 +41,7 @@ struct BenchCommandTests {
         let peak = results.first { $0.label == "rtl8187_peak_rss" }?.fields["kib"].flatMap(Int.init) ?? 0
         #expect(peak > 10_000, "peak RSS \(peak) KiB")
         for label in ["rtl8187_rx_spread", "rtl8187_tx_spread"] {
-            let spread = try #require(results.first { $0.label == label }, "no \(label) in \(run.standardOutput)")
+            let spread = try #require(results.first { $0.label == label }, "no \(label) in \(output)")
             #expect(spread.fields["runs"] == "3")
             let median = try #require(spread.fields["cpu_us_per_frame_median"].flatMap(Double.init))
             let minimum = try #require(spread.fields["cpu_us_per_frame_min"].flatMap(Double.init))
@@ -50,12 +54,10 @@ struct BenchCommandTests {
 
     @Test("emulated rtw88: an offered load is accounted for, and the chip's own CPU is told apart from the path's")
     func emulatedOfferedLoadSeparatesChipWork() async throws {
-        let run = try await ToolRunner.airtap(
-            "bench", "--device", "emulated:rtl8821au", "--sizes", "1500", "--frames", "500", "--offered-rates", "1000",
+        let (results, output) = try await Self.bench(
+            "--device", "emulated:rtl8821au", "--sizes", "1500", "--frames", "500", "--offered-rates", "1000",
             "--offered-seconds", "0.5", "--offered-runs", "2")
-        try #require(run.succeeded, "\(run.diagnosis)")
-        let results = Self.results(run.standardOutput)
-        let row = try #require(results.first { $0.label == "rtl8821au_offered" }, "\(run.standardOutput)")
+        let row = try #require(results.first { $0.label == "rtl8821au_offered" }, "\(output)")
         #expect(row.fields["offered"] == "500", "\(row)")
         #expect(row.fields["kernel_drops_max"] == "0", "\(row)")
         let captured = try #require(row.fields["captured_median"].flatMap(Double.init))
@@ -64,7 +66,7 @@ struct BenchCommandTests {
         let whole = try #require(row.fields["cpu_us_median"].flatMap(Double.init))
         let path = try #require(row.fields["path_cpu_us_median"].flatMap(Double.init))
         #expect(path > 0 && path < whole, "\(row)")
-        let receive = try #require(results.first { $0.label == "rtl8821au_rx" }, "\(run.standardOutput)")
+        let receive = try #require(results.first { $0.label == "rtl8821au_rx" }, "\(output)")
         let receiveWhole = try #require(receive.fields["cpu_us_per_frame"].flatMap(Double.init))
         let receivePath = try #require(receive.fields["path_cpu_us_per_frame"].flatMap(Double.init))
         // A short flood: the chip's share is small there, and never negative.
@@ -73,12 +75,11 @@ struct BenchCommandTests {
 
     @Test("sim: a low offered load is captured whole, and stated per rate")
     func simulatedOfferedLoad() async throws {
-        let run = try await ToolRunner.airtap(
-            "bench", "--sizes", "64", "--frames", "1000", "--paced-rate", "0", "--offered-rates", "2000,4000",
+        let (results, output) = try await Self.bench(
+            "--sizes", "64", "--frames", "1000", "--paced-rate", "0", "--offered-rates", "2000,4000",
             "--offered-seconds", "0.5", "--offered-runs", "2")
-        try #require(run.succeeded, "\(run.diagnosis)")
-        let offered = Self.results(run.standardOutput).filter { $0.label == "sim_offered" }
-        #expect(offered.map { $0.fields["rate"] } == ["2000", "4000"], "\(run.standardOutput)")
+        let offered = results.filter { $0.label == "sim_offered" }
+        #expect(offered.map { $0.fields["rate"] } == ["2000", "4000"], "\(output)")
         for row in offered {
             #expect(row.fields["runs"] == "2")
             #expect(row.fields["lost_max"] == "0", "\(row)")
