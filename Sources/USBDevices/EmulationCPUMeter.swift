@@ -3,28 +3,21 @@
 import LinuxKernel
 import Synchronization
 
-/// Time an emulated chip's own work takes on whatever thread runs it (a
-/// driver's submit on a kernel thread, mostly): what real hardware does in
-/// silicon, so benchmarks can leave it out of the driver and capture
-/// path's cost. Read from the monotonic clock (no syscall), so a
-/// preemption inside counts too; the spans are microseconds long.
+/// CPU an emulated chip's own work takes inside a driver's submit (on a
+/// kernel thread): what real hardware does in silicon, so benchmarks can
+/// leave it out of the driver and capture path's cost. Read from the
+/// calling thread's CPU clock, so a preemption in the middle charges
+/// nothing; that is one syscall each side, paid only where a submit does
+/// real work (a bulk OUT transfer carrying frames).
 final class EmulationCPUMeter: Sendable {
     private let nanoseconds = Atomic<UInt64>(0)
 
-    /// Runs `work`, charging its time to the chip.
-    @inline(__always)
+    /// Runs `work`, charging the CPU it takes to the chip.
     func measure<Result>(_ work: () -> Result) -> Result {
-        let start = HostClock.monotonicNanoseconds()
-        defer { charge(since: start) }
+        let start = HostClock.threadCPUNanoseconds()
+        defer { nanoseconds.add(HostClock.threadCPUNanoseconds() &- start, ordering: .relaxed) }
         return work()
     }
 
-    /// Charges the time from `start` (a `HostClock.monotonicNanoseconds()` reading) until now.
-    @inline(__always)
-    func charge(since start: UInt64) {
-        nanoseconds.add(HostClock.monotonicNanoseconds() &- start, ordering: .relaxed)
-    }
-
     var seconds: Double { Double(nanoseconds.load(ordering: .relaxed)) / 1e9 }
-    var totalNanoseconds: UInt64 { nanoseconds.load(ordering: .relaxed) }
 }

@@ -362,19 +362,20 @@ public final class RTL8187Model: USBDevice, AirListener {
             })
         case RTL8187Hardware.transmitEndpoint where request.type == .bulk:
             enum Decision { case refuse(Errno), completed(USBCompletion), queued(wakeWorker: Bool) }
-            var onAir: AirFrame?
-            let emulationStart = HostClock.monotonicNanoseconds()
-            let decision: Decision = state.withLock { state in
-                guard !state.stopped else { return .refuse(USBErrno.noDevice) }
-                guard state.configuration != 0 else { return .refuse(USBErrno.noEntry) }
-                let completion = transmit(request, &state, onAir: &onAir)
-                guard !state.completesTransmitInline else { return .completed(completion) }
-                state.transmitQueue.append((request.handle, completion))
-                return .queued(wakeWorker: state.transmitQueue.count == 1)
+            let decision: Decision = transmitEmulation.measure {
+                var onAir: AirFrame?
+                let decision: Decision = state.withLock { state in
+                    guard !state.stopped else { return .refuse(USBErrno.noDevice) }
+                    guard state.configuration != 0 else { return .refuse(USBErrno.noEntry) }
+                    let completion = transmit(request, &state, onAir: &onAir)
+                    guard !state.completesTransmitInline else { return .completed(completion) }
+                    state.transmitQueue.append((request.handle, completion))
+                    return .queued(wakeWorker: state.transmitQueue.count == 1)
+                }
+                // Outside our lock: the other adapters' hear() takes theirs.
+                if let onAir { options.air?.transmit([onAir], delivery: .live, from: self) }
+                return decision
             }
-            // Outside our lock: the other adapters' hear() takes theirs.
-            if let onAir { options.air?.transmit([onAir], delivery: .live, from: self) }
-            transmitEmulation.charge(since: emulationStart)
             switch decision {
             case .refuse(let errno): return .refused(errno)
             case .completed(let completion): return .completed(completion)

@@ -204,8 +204,6 @@ public final class ReceivePipe: Sendable {
     /// from the cheap monotonic clock, so a preemption in there counts
     /// against the chip, not for it.
     private let workerKernelNanoseconds = Atomic<UInt64>(0)
-    /// URB fills done inside a driver's submit (a kernel thread): the chip's work.
-    private let inlineFills = EmulationCPUMeter()
     /// The highest total reported: a preemption inside a completion can
     /// make the estimate dip, and work done never shrinks.
     private let reportedEmulationNanoseconds = Atomic<Int64>(0)
@@ -220,18 +218,19 @@ public final class ReceivePipe: Sendable {
 
     /// Host CPU spent emulating the chip rather than running the driver:
     /// the pipe's thread (keeping the air's time, admitting arrivals,
-    /// filling URBs) less the kernel work it ran inside completions, plus
-    /// the URB fills done inside a driver's submit. A benchmark subtracts
-    /// it: real hardware does this work in silicon. Counting costs no
-    /// syscall per URB (the pipe thread's CPU clock is read only here).
+    /// filling URBs) less the kernel work it ran inside completions. A
+    /// benchmark subtracts it: real hardware does this work in silicon.
+    /// Counting costs no syscall per URB (the pipe thread's CPU clock is
+    /// read only here). URBs filled inside a driver's submit are left in
+    /// the driver's share: timing them would cost a syscall per URB on the
+    /// receive path, and a wall clock would charge a preemption.
     public var emulationCPUSeconds: Double {
         guard let clock = workerClock.withLock({ $0 }) else { return 0 }
         var used = timespec()
         guard clock_gettime(clock, &used) == 0 else { return 0 }
         let worker = Int64(used.tv_sec) * 1_000_000_000 + Int64(used.tv_nsec)
         let kernel = Int64(workerKernelNanoseconds.load(ordering: .relaxed))
-        let fills = Int64(inlineFills.totalNanoseconds)
-        let estimate = max(0, worker - kernel) + fills
+        let estimate = max(0, worker - kernel)
         let reported = reportedEmulationNanoseconds.max(estimate, ordering: .relaxed).newValue
         return Double(reported) / 1e9
     }
@@ -410,11 +409,9 @@ public final class ReceivePipe: Sendable {
 
     /// `fromWorker`: on the pipe's thread (see `emulationCPUSeconds`).
     private func deliver(_ batch: [Packet], into request: USBRequest, fromWorker: Bool = false) {
-        let fillStart = HostClock.monotonicNanoseconds()
-        let mactime = (fillStart - startNanoseconds) / 1000
+        let mactime = (HostClock.monotonicNanoseconds() - startNanoseconds) / 1000
         let length = fill(request.bytes, with: batch, mactime: mactime)
-        let completeStart = HostClock.monotonicNanoseconds()
-        if !fromWorker { inlineFills.charge(since: fillStart) }
+        let completeStart = fromWorker ? HostClock.monotonicNanoseconds() : 0
         if let link = link.withLock({ $0 }) {
             // Detach may have completed it first (-ESHUTDOWN): nothing lost.
             try? link.complete(request.handle, length.map { .success(actualLength: $0) } ?? .failure(USBErrno.overflow))
