@@ -199,10 +199,9 @@ public final class ReceivePipe: Sendable {
     private let startNanoseconds = HostClock.monotonicNanoseconds()
     /// The pipe thread's CPU clock (pthread_getcpuclockid), once it runs.
     private let workerClock = HostMutex<clockid_t?>(nil)
-    /// Time the pipe's thread spent inside completions, running the driver
-    /// when it found the kernel's CPU free: not the chip's work. Wall time
-    /// from the cheap monotonic clock, so a preemption in there counts
-    /// against the chip, not for it.
+    /// CPU the pipe's thread spent inside completions, running the driver
+    /// when it found the kernel's CPU free: not the chip's work. From the
+    /// thread's CPU clock (a wall clock would count a preemption there).
     private let workerKernelNanoseconds = Atomic<UInt64>(0)
     /// The highest total reported: a preemption inside a completion can
     /// make the estimate dip, and work done never shrinks.
@@ -220,10 +219,10 @@ public final class ReceivePipe: Sendable {
     /// the pipe's thread (keeping the air's time, admitting arrivals,
     /// filling URBs) less the kernel work it ran inside completions. A
     /// benchmark subtracts it: real hardware does this work in silicon.
-    /// Counting costs no syscall per URB (the pipe thread's CPU clock is
-    /// read only here). URBs filled inside a driver's submit are left in
-    /// the driver's share: timing them would cost a syscall per URB on the
-    /// receive path, and a wall clock would charge a preemption.
+    /// Counting costs two clock reads per URB the pipe's thread completes,
+    /// none on kernel threads. URBs filled inside a driver's submit are
+    /// left in the driver's share: timing them would cost syscalls on the
+    /// driver's own path, and a wall clock would charge a preemption.
     public var emulationCPUSeconds: Double {
         guard let clock = workerClock.withLock({ $0 }) else { return 0 }
         var used = timespec()
@@ -411,13 +410,13 @@ public final class ReceivePipe: Sendable {
     private func deliver(_ batch: [Packet], into request: USBRequest, fromWorker: Bool = false) {
         let mactime = (HostClock.monotonicNanoseconds() - startNanoseconds) / 1000
         let length = fill(request.bytes, with: batch, mactime: mactime)
-        let completeStart = fromWorker ? HostClock.monotonicNanoseconds() : 0
+        let completeStart = fromWorker ? HostClock.threadCPUNanoseconds() : 0
         if let link = link.withLock({ $0 }) {
             // Detach may have completed it first (-ESHUTDOWN): nothing lost.
             try? link.complete(request.handle, length.map { .success(actualLength: $0) } ?? .failure(USBErrno.overflow))
         }
         if fromWorker {
-            workerKernelNanoseconds.add(HostClock.monotonicNanoseconds() &- completeStart, ordering: .relaxed)
+            workerKernelNanoseconds.add(HostClock.threadCPUNanoseconds() &- completeStart, ordering: .relaxed)
         }
         let more = state.withLock { state -> Bool in
             state.delivering = false
