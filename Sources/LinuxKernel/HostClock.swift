@@ -37,8 +37,14 @@ extension HostClock {
     /// nanoseconds: for charging work to whoever asked for it, whatever
     /// thread ran it.
     public static func threadCPUNanoseconds() -> UInt64 {
+        cpuNanoseconds(of: CLOCK_THREAD_CPUTIME_ID) ?? 0
+    }
+
+    /// A CPU-time clock's reading in nanoseconds (another thread's, from
+    /// pthread_getcpuclockid); nil once that thread is gone.
+    public static func cpuNanoseconds(of clock: clockid_t) -> UInt64? {
         var used = timespec()
-        _ = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &used)
+        guard clock_gettime(clock, &used) == 0 else { return nil }
         return UInt64(used.tv_sec) &* 1_000_000_000 &+ UInt64(used.tv_nsec)
     }
 }

@@ -203,8 +203,9 @@ public final class ReceivePipe: Sendable {
     /// when it found the kernel's CPU free: not the chip's work. From the
     /// thread's CPU clock (a wall clock would count a preemption there).
     private let workerKernelNanoseconds = Atomic<UInt64>(0)
-    /// The highest total reported: a preemption inside a completion can
-    /// make the estimate dip, and work done never shrinks.
+    /// The highest total reported: read while the pipe's thread is inside a
+    /// completion, the estimate still holds that completion's driver work
+    /// (subtracted when it returns), and work done never shrinks.
     private let reportedEmulationNanoseconds = Atomic<Int64>(0)
 
     public init(layout: Layout, fifoBytes: Int, threadName: String) {
@@ -224,10 +225,11 @@ public final class ReceivePipe: Sendable {
     /// left in the driver's share: timing them would cost syscalls on the
     /// driver's own path, and a wall clock would charge a preemption.
     public var emulationCPUSeconds: Double {
-        guard let clock = workerClock.withLock({ $0 }) else { return 0 }
-        var used = timespec()
-        guard clock_gettime(clock, &used) == 0 else { return 0 }
-        let worker = Int64(used.tv_sec) * 1_000_000_000 + Int64(used.tv_nsec)
+        // Before the thread runs, 0; after it is gone, the last total.
+        guard let clock = workerClock.withLock({ $0 }), let used = HostClock.cpuNanoseconds(of: clock) else {
+            return Double(reportedEmulationNanoseconds.load(ordering: .relaxed)) / 1e9
+        }
+        let worker = Int64(used)
         let kernel = Int64(workerKernelNanoseconds.load(ordering: .relaxed))
         let estimate = max(0, worker - kernel)
         let reported = reportedEmulationNanoseconds.max(estimate, ordering: .relaxed).newValue

@@ -307,8 +307,18 @@ func processPeakResidentKiB() -> Int {
 func processCPUSeconds() -> Double {
     var usage = rusage()
     _ = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return usage.ru_utime.seconds + usage.ru_stime.seconds
+}
+
+/// User CPU time of the calling thread only.
+func threadUserCPUSeconds() -> Double {
+    var usage = rusage()
+    _ = getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD (1), which Swift's Glibc does not import
+    return usage.ru_utime.seconds
+}
+
+extension timeval {
+    var seconds: Double { Double(tv_sec) + Double(tv_usec) / 1e6 }
 }
 
 extension String {

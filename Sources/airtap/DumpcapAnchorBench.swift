@@ -86,7 +86,7 @@ extension BenchCommand {
         }
         let cpuBefore = Self.otherProcessCPUSeconds(pid: dumpcap.processIdentifier)
         let machineBefore = Self.machineBusyCPUSeconds()
-        let writerBefore = Self.threadUserCPUSeconds()
+        let writerBefore = threadUserCPUSeconds()  // this thread writes: its pacing loop is not the host path
         let count = Int(framesPerSecond * offeredSeconds)
         let start = HostClock.monotonicNanoseconds()
         var sent = 0
@@ -105,7 +105,7 @@ extension BenchCommand {
         if let failed { writeStandardError("airtap bench: writing into \(tap.name) failed: \(failed)\n") }
         HostClock.sleep(seconds: 0.5)
         let cpu = Self.otherProcessCPUSeconds(pid: dumpcap.processIdentifier) - cpuBefore
-        let hostPath = Self.machineBusyCPUSeconds() - machineBefore - (Self.threadUserCPUSeconds() - writerBefore)
+        let hostPath = Self.machineBusyCPUSeconds() - machineBefore - (threadUserCPUSeconds() - writerBefore)
         kill(dumpcap.processIdentifier, SIGINT)
         dumpcap.waitUntilExit()
         let report = String(decoding: banner + errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -134,13 +134,6 @@ extension BenchCommand {
         let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
         guard ticks.count >= 7 else { return 0 }
         return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// User time of the calling thread (the TAP writer's pacing loop).
-    static func threadUserCPUSeconds() -> Double {
-        var usage = rusage()
-        _ = getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD (1), which Swift's Glibc does not import
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
     }
 
     /// utime + stime of another process, from /proc/PID/stat.
