@@ -97,6 +97,7 @@ func runRTL8187OverLibUSB(arguments: [String]) throws {
         ProbeOutput.fail("no wlan interface within 20 s of plugging the model in behind LibUSBAdapter\n"
             + "--- kernel log tail ---\n\(kernel.consoleLog)")
     }
+    control.waitForDriverProbe(wlan)
     if try control.isLinkUp(wlan) { try control.setLinkUp(wlan, up: false) }
     try control.setMonitorMode(wlan, flags: .capture)
     try control.setLinkUp(wlan)
@@ -117,6 +118,7 @@ func runRTL8187OverLibUSB(arguments: [String]) throws {
     ProbeOutput.result([
         "expected": "\(expected)", "captured": "\(captured)", "byte_mismatches": "\(byteMismatches)",
         "model_received": "\(model.statistics.framesReceived)",
+        "eeprom_commands_interleaved": "\(model.statistics.eepromCommandsInterleaved)",
     ])
 
     // Surprise removal, seen from libusb: transfers end with NO_DEVICE.

@@ -48,6 +48,7 @@ func runRTL8187Probe(tracePath: String) throws {
         "bring_up_ms": "\(Int(device.bringUpSeconds * 1000))",
         "tuned_channel": "\(device.model.tunedChannel ?? 0)",
         "eeprom_words_read": "\(statistics.eepromWordsRead)",
+        "eeprom_commands_interleaved": "\(statistics.eepromCommandsInterleaved)",
         "register_reads": "\(statistics.registerReads)",
         "register_writes": "\(statistics.registerWrites)",
         "rf_writes": "\(statistics.rfWrites)",

@@ -220,15 +220,19 @@ func enterMonitorMode(
 }
 
 /// Polls until a driver has created a wireless interface not in `existing`
-/// (by interface index), `checkProgress` throws (it knows none will
-/// come: the driver gave up), or the deadline passes (nil).
+/// (by interface index) and returned from its probe, `checkProgress`
+/// throws (it knows none will come: the driver gave up), or the deadline
+/// passes (nil).
 func waitForNewWirelessInterface(
     control: WirelessControl, existing: Set<Int> = [], timeoutSeconds: Double,
     checkProgress: () throws -> Void = {}
 ) throws -> WirelessInterface? {
     let deadline = HostClock.monotonicNanoseconds() + UInt64(timeoutSeconds * 1e9)
     while HostClock.monotonicNanoseconds() < deadline {
-        if let found = try control.interfaces().first(where: { !existing.contains($0.index) }) { return found }
+        if let found = try control.interfaces().first(where: { !existing.contains($0.index) }) {
+            control.waitForDriverProbe(found)
+            return found
+        }
         try checkProgress()
         HostClock.sleep(seconds: 0.005)
     }

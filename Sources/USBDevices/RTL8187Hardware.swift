@@ -142,6 +142,8 @@ struct MicrowireEEPROM {
     private var clock = false
     /// DO, as the host samples it (bit 0 of EEPROM_CMD).
     private(set) var dataOut = false
+    /// CS is high: the host is in the middle of a transaction.
+    var isSelected: Bool { chipSelect }
 
     init(words: [UInt16]) {
         precondition(words.count == 64, "a 93C46 holds 64 words")

@@ -157,6 +157,12 @@ public final class RTL8187Model: USBDevice, AirListener {
         public var registerWrites = 0
         public var rfWrites = 0
         public var eepromWordsRead = 0
+        /// Two driver paths interleaved on EEPROM_CMD: a LOAD written in
+        /// the middle of a bit-banged EEPROM read, or program mode entered
+        /// before the driver saw its LOAD finish. That is the link brought
+        /// up before rtl8187's probe had read its LED setting, and it ends
+        /// in "eeprom reset timeout!".
+        public var eepromCommandsInterleaved = 0
         public var framesReceived = 0
         /// Air frames the adapter did not hear: other channel, RX off, or filtered by RX_CONF.
         public var framesNotHeard = 0
@@ -556,6 +562,8 @@ public final class RTL8187Model: USBDevice, AirListener {
         var rfRegisters = [UInt16](repeating: 0, count: 16)
         var tunedChannel: Int?
         var radioSwitchOn: Bool
+        /// A LOAD the driver has not yet seen finish (it polls EEPROM_CMD).
+        var eepromReloadUnobserved = false
         let asicRevision: UInt8
         let recordsTransmittedFrames: Bool
         let transmittedCapacity: Int
@@ -601,7 +609,7 @@ public final class RTL8187Model: USBDevice, AirListener {
             }
         }
 
-        func readRegister(page: Int, address: UInt16) -> UInt8 {
+        mutating func readRegister(page: Int, address: UInt16) -> UInt8 {
             let stored = registers[index(page, address)]
             guard page == 0 else { return stored }
             switch address {
@@ -609,6 +617,7 @@ public final class RTL8187Model: USBDevice, AirListener {
                 // Bits 27:25 (1...3 of this byte) are the read-only hardware version.
                 return stored & ~0x0E | RTL8187Hardware.hardwareVersion8187vD << 1
             case RTL8187Hardware.eepromCommand:
+                if stored >> 6 == RTL8187Hardware.eepromModeNormal { eepromReloadUnobserved = false }
                 return stored & ~RTL8187Hardware.eepromDataOut | (eeprom.dataOut ? RTL8187Hardware.eepromDataOut : 0)
             case RTL8187Hardware.rfPinsInput:
                 return stored & ~0x02 | (rfBus.dataOut ? 0x02 : 0)
@@ -635,10 +644,16 @@ public final class RTL8187Model: USBDevice, AirListener {
                 let mode = value >> 6
                 switch mode {
                 case RTL8187Hardware.eepromModeLoad:
+                    if eeprom.isSelected { statistics.eepromCommandsInterleaved += 1 }
+                    eepromReloadUnobserved = true
                     loadFromEEPROM()
                     eeprom.drive(chipSelect: false, clock: false, dataIn: false)
                     registers[index(0, address)] = RTL8187Hardware.eepromModeNormal << 6
                 case RTL8187Hardware.eepromModeProgram:
+                    if eepromReloadUnobserved {
+                        statistics.eepromCommandsInterleaved += 1
+                        eepromReloadUnobserved = false
+                    }
                     registers[index(0, address)] = value
                     eeprom.drive(
                         chipSelect: value & RTL8187Hardware.eepromChipSelect != 0,

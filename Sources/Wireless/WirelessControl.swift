@@ -123,6 +123,22 @@ public final class WirelessControl {
         return found
     }
 
+    /// Returns once the driver behind `interface` is out of its probe.
+    ///
+    /// Drivers register their wiphy, and so the interface, before their
+    /// probe ends: rtl8187 still reads its LED setting from the EEPROM
+    /// after that, and bringing the link up meanwhile interleaves rtl8187's
+    /// EEPROM reload with that bit-banged read ("eeprom reset timeout!").
+    /// usbcore probes a device's interfaces holding the device's lock, and
+    /// reading the device's bConfigurationValue takes that lock, so the
+    /// read returns only after every interface's probe has. Not a USB
+    /// device (mac80211_hwsim), or gone: returns at once. Mounts sysfs at
+    /// /sys if nothing has.
+    public func waitForDriverProbe(_ interface: WirelessInterface) {
+        try? kernel.mountIfNeeded("sysfs", at: "/sys")
+        _ = try? kernel.readFile("/sys/class/net/\(interface.name)/device/../bConfigurationValue")
+    }
+
     static func parseInterface(_ attributes: NetlinkAttributes) throws -> WirelessInterface? {
         guard let index = try attributes[NL80211.Attribute.interfaceIndex]?.u32(),
             let wiphy = try attributes[NL80211.Attribute.wiphy]?.u32()

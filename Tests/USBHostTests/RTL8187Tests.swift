@@ -31,6 +31,8 @@ struct RTL8187Tests {
         #expect(run.integer("tuned_channel") == 6, "the RTL8225 register 7 write should select channel 6")
         // The MAC (3 words) and 14 TX-power bytes (7 words) came over Microwire.
         #expect((run.integer("eeprom_words_read") ?? 0) >= 10)
+        // The link came up only after the probe had read its LED word.
+        #expect(run.integer("eeprom_commands_interleaved") == 0, "\(run.diagnosis)")
     }
 
     @Test("RX: a channel-6 capture gets exactly the channel-6 air frames, in order, byte-identical, rate and signal as encoded")
