@@ -14,6 +14,8 @@ struct KernelFailureTests {
         var status: Int32
         var message: String
         var logLine: String
+        /// Also in the message: where the fault struck.
+        var site: [String] = []
         var testDescription: String { trigger }
     }
 
@@ -23,7 +25,8 @@ struct KernelFailureTests {
         Case(trigger: "lkl.test_panic_after=\(after)", status: 70, message: "airtap: kernel panic inside the library",
              logLine: "Kernel panic - not syncing: lkl.test_panic_after=\(after): test panic"),
         Case(trigger: "lkl.test_oops_after=\(after)", status: 71, message: "airtap: fatal signal 11 (Segmentation fault)",
-             logLine: "lkl.test_oops_after=\(after): storing to a NULL pointer"),
+             logLine: "lkl.test_oops_after=\(after): storing to a NULL pointer",
+             site: ["(addr2line -f -e /", ", accessing 0x0"]),
         Case(trigger: "lkl.test_hang_after=\(after)", status: 72, message: "the kernel made no progress for",
              logLine: "lkl.test_hang_after=\(after): spinning with interrupts off"),
     ]
@@ -42,6 +45,7 @@ struct KernelFailureTests {
         #expect(run.status == failure.status, "\(run.diagnosis)")
         #expect(!run.killedBySignal, "\(run.diagnosis)")
         #expect(run.standardError.contains(failure.message), "\(run.diagnosis)")
+        for text in failure.site { #expect(run.standardError.contains(text), "\(run.diagnosis)") }
         #expect(run.standardError.contains("--- kernel log tail ---"))
         #expect(run.standardError.contains(failure.logLine), "the tail must show the failure\n\(run.diagnosis)")
         let written = try #require(run.standardError.integer(after: "capture finished after the failure: "), "\(run.diagnosis)")
