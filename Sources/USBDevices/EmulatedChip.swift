@@ -27,6 +27,10 @@ public protocol EmulatedChip: AnyObject, Sendable {
     /// Offered frames that have not arrived yet.
     var airOfferedRemaining: Int { get }
     var airFramesLost: Int { get }
+    /// Of `airFramesLost`, frames that arrived while a receive URB waited
+    /// at the chip: lost to the emulation's own lateness (its thread ran
+    /// late), not to the driver and capture path.
+    var airFramesLostWhileURBWaited: Int { get }
     /// Host CPU spent so far on the chip's own work, receive and transmit
     /// (what real hardware does in silicon), so a benchmark can state the
     /// driver and capture path's cost without it
@@ -56,6 +60,7 @@ extension RTL8187Model: EmulatedChip {
 
     public var airOfferedRemaining: Int { 0 }
     public var airFramesLost: Int { statistics.framesOverflowed }
+    public var airFramesLostWhileURBWaited: Int { receivePipe.statistics.packetsOverflowedWhileURBWaited }
     public var airEmulationCPUSeconds: Double { receivePipe.emulationCPUSeconds + transmitEmulation.seconds }
 }
 
@@ -77,5 +82,6 @@ extension RTW88Model: EmulatedChip {
 
     public var airOfferedRemaining: Int { receivePipe.offeredLoadRemaining }
     public var airFramesLost: Int { receivePipe.statistics.packetsOverflowed }
+    public var airFramesLostWhileURBWaited: Int { receivePipe.statistics.packetsOverflowedWhileURBWaited }
     public var airEmulationCPUSeconds: Double { receivePipe.emulationCPUSeconds + transmitEmulation.seconds }
 }

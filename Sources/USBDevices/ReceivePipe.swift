@@ -63,6 +63,11 @@ public final class ReceivePipe: Sendable {
         public var transfersCompleted = 0
         /// Live packets lost to a full FIFO.
         public var packetsOverflowed = 0
+        /// Of those, packets that arrived while a receive URB was waiting
+        /// at the chip: the pipe's thread ran late (a chip's USB engine
+        /// would have filled that URB in time), so the emulation lost
+        /// them. The rest arrived with every URB with the driver.
+        public var packetsOverflowedWhileURBWaited = 0
         /// Received frames (not firmware reports) dropped with the FIFO at a
         /// retune or RX off (`discardPackets`), as a chip's baseband restart drops them.
         public var framesDiscarded = 0
@@ -94,6 +99,9 @@ public final class ReceivePipe: Sendable {
 
     private struct State {
         var requests: [USBRequest] = []
+        /// Since when at least one receive URB has waited at the chip
+        /// without a break (nil: every URB is with the driver).
+        var urbWaitingSince: UInt64?
         var offered: OfferedLoad?
         var packets: [Packet] = []
         /// Packets queued for later (`enqueue(_:after:)`), oldest first.
@@ -123,9 +131,11 @@ public final class ReceivePipe: Sendable {
             }
             while load.arrived < due {
                 let packet = load.templates[load.arrived % load.templates.count]
+                let arrival = load.nextArrival
                 load.arrived += 1
                 if queuedBytes + packet.bytes.count > capacity {
                     statistics.packetsOverflowed += 1
+                    if let since = urbWaitingSince, since <= arrival { statistics.packetsOverflowedWhileURBWaited += 1 }
                     continue
                 }
                 packets.append(packet)
@@ -141,6 +151,22 @@ public final class ReceivePipe: Sendable {
                 queuedBytes += first.packets.reduce(0) { $0 + $1.bytes.count }
                 deferred.removeFirst()
             }
+        }
+
+        mutating func addRequest(_ request: USBRequest, now: UInt64) {
+            if requests.isEmpty { urbWaitingSince = now }
+            requests.append(request)
+        }
+
+        /// The oldest waiting URB, which the next transfer completes.
+        mutating func takeOldestRequest() -> USBRequest {
+            defer { if requests.isEmpty { urbWaitingSince = nil } }
+            return requests.removeFirst()
+        }
+
+        mutating func removeAllRequests() {
+            requests.removeAll()
+            urbWaitingSince = nil
         }
 
         mutating func compact() {
@@ -265,6 +291,7 @@ public final class ReceivePipe: Sendable {
                 // Room: the FIFO, and the receive URBs waiting (the host controller's IN tokens take data at once).
                 if packet.lossy && state.queuedBytes + packet.bytes.count > fifoBytes + state.requests.count * layout.maximumTransferBytes {
                     state.statistics.packetsOverflowed += 1
+                    if !state.requests.isEmpty { state.statistics.packetsOverflowedWhileURBWaited += 1 }
                     continue
                 }
                 state.packets.append(packet)
@@ -346,11 +373,11 @@ public final class ReceivePipe: Sendable {
         enum Decision { case refuse, queued(wake: Bool), deliver([Packet], USBRequest) }
         let decision: Decision = state.withLock { state in
             guard !state.stopped else { return .refuse }
-            state.requests.append(request)
+            state.addRequest(request, now: now)
             state.admitOfferedLoad(now: now, fifoBytes: fifoBytes, urbBytes: layout.maximumTransferBytes)
             if !state.delivering, let batch = state.takeBatch(layout: layout, now: now) {
                 state.delivering = true
-                return .deliver(batch, state.requests.removeFirst())
+                return .deliver(batch, state.takeOldestRequest())
             }
             return .queued(wake: state.hasPackets && !state.delivering)
         }
@@ -372,6 +399,7 @@ public final class ReceivePipe: Sendable {
         let removed = state.withLock { state -> Bool in
             guard let index = state.requests.firstIndex(where: { $0.handle == handle }) else { return false }
             state.requests.remove(at: index)
+            if state.requests.isEmpty { state.urbWaitingSince = nil }
             state.statistics.cancelled += 1
             return true
         }
@@ -382,7 +410,7 @@ public final class ReceivePipe: Sendable {
     /// Port reset: URBs are gone with the old configuration; packets too.
     public func reset() {
         state.withLock { state in
-            state.requests.removeAll()
+            state.removeAllRequests()
             state.deferred.removeAll()
             state.offered = nil
             state.packets.removeAll()
@@ -396,7 +424,7 @@ public final class ReceivePipe: Sendable {
     public func stop() {
         state.withLock { state in
             state.stopped = true
-            state.requests.removeAll()
+            state.removeAllRequests()
         }
         wakeup.signal()
         while state.withLock({ $0.delivering }) {
@@ -476,7 +504,7 @@ public final class ReceivePipe: Sendable {
                 guard !state.delivering, !state.requests.isEmpty else { return .wait(nextDue) }
                 if let batch = state.takeBatch(layout: layout, now: now) {
                     state.delivering = true
-                    return .deliver(batch, state.requests.removeFirst())
+                    return .deliver(batch, state.takeOldestRequest())
                 }
                 let release = state.hasPackets ? state.nextReleaseNanoseconds : nil
                 return .wait([release, nextDue].compactMap { $0 }.min())

@@ -19,6 +19,8 @@ extension BenchCommand {
         var offered: Int
         var captured: Int
         var chipLost: Int
+        /// Of `chipLost`, lost while a URB waited at the chip: the emulation ran late.
+        var chipLostWhileURBWaited: Int
         var kernelDrops: UInt64
         var cpuSeconds: Double
         /// Of `cpuSeconds`, the emulated chip's own work (`EmulatedChip.airEmulationCPUSeconds`).
@@ -40,6 +42,7 @@ extension BenchCommand {
         defer { capture.close() }
         let count = Int(framesPerSecond * seconds)
         let lostBefore = chip.airFramesLost
+        let lateBefore = chip.airFramesLostWhileURBWaited
         let startCPU = processCPUSeconds()
         let startChipCPU = chip.airEmulationCPUSeconds
         try chip.startOfferedAirLoad(templates, count: count, framesPerSecond: framesPerSecond)
@@ -62,6 +65,7 @@ extension BenchCommand {
         let statistics = try closeCapture(capture, writer: writer, delivered: captured)
         return OfferedLoadResult(
             framesPerSecond: framesPerSecond, offered: count, captured: captured, chipLost: chip.airFramesLost - lostBefore,
+            chipLostWhileURBWaited: chip.airFramesLostWhileURBWaited - lateBefore,
             kernelDrops: statistics.dropped, cpuSeconds: cpu, chipCPUSeconds: chipCPU)
     }
 
@@ -72,7 +76,8 @@ extension BenchCommand {
         let rates = try parsedOfferedRates()
         print("offered load, \(offeredSize)-byte frames, \(offeredSeconds) s a run, \(offeredRuns) runs (median [min, max]):")
         print("CPU: the whole process; PATH: less the emulated chip's own work (what real hardware does in silicon).")
-        print("RATE/S     CAPTURED/OFFERED     CHIP LOST [MIN,MAX]   KERNEL DROPS [MIN,MAX]   CPU US/FRAME [MIN, MAX]   PATH US/FRAME [MIN, MAX]")
+        print("CHIP LATE: of CHIP LOST, frames that arrived while a receive URB waited at the chip (the emulation ran late).")
+        print("RATE/S     CAPTURED/OFFERED     CHIP LOST [MIN,MAX]   KERNEL DROPS [MIN,MAX]   CPU US/FRAME [MIN, MAX]   PATH US/FRAME [MIN, MAX]   CHIP LATE [MIN,MAX]")
         var bestZeroLoss: Double?
         for rate in rates {
             var results: [OfferedLoadResult] = []
@@ -81,14 +86,16 @@ extension BenchCommand {
             }
             guard let cpu = RunSpread(results.map(\.cpuMicrosecondsPerFrame)), let path = RunSpread(results.map(\.pathCPUMicrosecondsPerFrame)),
                 let captured = RunSpread(results.map { Double($0.captured) }),
-                let lost = RunSpread(results.map { Double($0.chipLost) }), let drops = RunSpread(results.map { Double($0.kernelDrops) })
+                let lost = RunSpread(results.map { Double($0.chipLost) }), let drops = RunSpread(results.map { Double($0.kernelDrops) }),
+                let late = RunSpread(results.map { Double($0.chipLostWhileURBWaited) })
             else { continue }
             print(String(Int(rate)).padded(to: 11) + "\(Int(captured.median))/\(results[0].offered)".padded(to: 21)
                 + "\(Int(lost.median)) [\(Int(lost.minimum)),\(Int(lost.maximum))]".padded(to: 22)
                 + "\(Int(drops.median)) [\(Int(drops.minimum)),\(Int(drops.maximum))]".padded(to: 25)
                 + "\(String(format2: cpu.median)) [\(String(format2: cpu.minimum)), \(String(format2: cpu.maximum))]".padded(to: 26)
-                + "\(String(format2: path.median)) [\(String(format2: path.minimum)), \(String(format2: path.maximum))]")
-            print("RESULT \(label)_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(Int(captured.median)) offered=\(results[0].offered) chip_lost_max=\(Int(lost.maximum)) kernel_drops_max=\(Int(drops.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum)) path_cpu_us_median=\(String(format2: path.median)) path_cpu_us_min=\(String(format2: path.minimum)) path_cpu_us_max=\(String(format2: path.maximum))")
+                + "\(String(format2: path.median)) [\(String(format2: path.minimum)), \(String(format2: path.maximum))]".padded(to: 27)
+                + "\(Int(late.median)) [\(Int(late.minimum)),\(Int(late.maximum))]")
+            print("RESULT \(label)_offered rate=\(Int(rate)) size=\(offeredSize) runs=\(offeredRuns) captured_median=\(Int(captured.median)) offered=\(results[0].offered) chip_lost_max=\(Int(lost.maximum)) chip_lost_late_median=\(Int(late.median)) chip_lost_late_max=\(Int(late.maximum)) kernel_drops_max=\(Int(drops.maximum)) cpu_us_median=\(String(format2: cpu.median)) cpu_us_min=\(String(format2: cpu.minimum)) cpu_us_max=\(String(format2: cpu.maximum)) path_cpu_us_median=\(String(format2: path.median)) path_cpu_us_min=\(String(format2: path.minimum)) path_cpu_us_max=\(String(format2: path.maximum))")
             if results.allSatisfy(\.zeroLoss) { bestZeroLoss = max(bestZeroLoss ?? 0, rate) }
         }
         guard offeredMaxSearch else { return }

@@ -37,6 +37,8 @@ struct ToolRun: Sendable {
         \(arguments.joined(separator: " ")): \(timedOut ? "timed out" : killedBySignal ? "signal \(status)" : "exit \(status)")
         --- stdout ---
         \(standardOutput.split(separator: "\n", omittingEmptySubsequences: false).suffix(30).joined(separator: "\n"))
+        --- airtap's own messages ---
+        \(standardError.split(separator: "\n").filter { $0.hasPrefix("airtap:") }.prefix(20).joined(separator: "\n"))
         --- stderr ---
         \(standardError.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).joined(separator: "\n"))
         """

@@ -60,6 +60,10 @@ struct BenchCommandTests {
         let row = try #require(results.first { $0.label == "rtl8821au_offered" }, "\(output)")
         #expect(row.fields["offered"] == "500", "\(row)")
         #expect(row.fields["kernel_drops_max"] == "0", "\(row)")
+        // Loss the emulation's lateness caused is a part of the chip's loss, never more.
+        let lost = try #require(row.fields["chip_lost_max"].flatMap(Int.init), "\(row)")
+        let late = try #require(row.fields["chip_lost_late_max"].flatMap(Int.init), "\(row)")
+        #expect(late >= 0 && late <= lost, "\(row)")
         let captured = try #require(row.fields["captured_median"].flatMap(Double.init))
         #expect(captured >= 475 && captured <= 500, "\(row)")
         // The chip's thread keeps the air's time and fills URBs: a real, nonzero share, never all of it.
