@@ -56,7 +56,8 @@ public enum KernelFailure: Sendable, CustomStringConvertible {
 public enum KernelFailureHandlers {
     private static let handlers = HostMutex<[Int: @Sendable (KernelFailure) -> Void]>([:])
     private static let nextToken = Atomic<Int>(1)
-    private static let failing = Atomic<Bool>(false)
+    /// The exit status of the failure being handled (0: none yet).
+    private static let firstFailureStatus = Atomic<Int32>(0)
 
     /// Adds a handler; returns the token `remove` takes.
     @discardableResult
@@ -72,9 +73,13 @@ public enum KernelFailureHandlers {
 
     /// Runs the handlers once, reports `failure` with the kernel log tail on
     /// standard error, and exits with its status. A second failure while
-    /// the first is being handled (a fault in a handler) exits at once.
+    /// the first is being handled (a fault in a handler, or another thread
+    /// tripping over the dead kernel) exits at once, with the first one's
+    /// status: the first is the cause.
     public static func fail(_ failure: KernelFailure) -> Never {
-        if failing.exchange(true, ordering: .acquiringAndReleasing) { _exit(failure.exitStatus) }
+        let (isFirst, firstStatus) = firstFailureStatus.compareExchange(
+            expected: 0, desired: failure.exitStatus, ordering: .acquiringAndReleasing)
+        if !isFirst { _exit(firstStatus) }
         // The lock may be held by a thread that will never run again: take a copy if free.
         let current = handlers.withLockIfAvailable { Array($0.values) } ?? []
         for handler in current { handler(failure) }
