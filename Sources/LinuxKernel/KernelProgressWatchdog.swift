@@ -32,11 +32,20 @@ final class KernelProgressWatchdog: Sendable {
             while !stopping.load(ordering: .acquiring) {
                 _ = wakeMonitor.wait(timeout: .now() + probeIntervalSeconds)
                 guard !stopping.load(ordering: .acquiring) else { return }
-                let quiet = Double(HostClock.monotonicNanoseconds() - lastProgress.load(ordering: .acquiring)) / 1e9
+                let last = lastProgress.load(ordering: .acquiring)
+                let quiet = Self.quietSeconds(since: last, now: HostClock.monotonicNanoseconds())
                 if quiet > limitSeconds { KernelFailureHandlers.fail(.stuck(seconds: quiet)) }
             }
         }
         threads.withLock { $0 = [prober, monitor] }
+    }
+
+    /// Seconds without a probe. The prober's thread may store a probe newer
+    /// than `now` (it lands between the two reads): that is no quiet at
+    /// all, and a plain unsigned difference would trap (SIGILL, reported
+    /// as a fatal signal of its own).
+    static func quietSeconds(since lastProgress: UInt64, now: UInt64) -> Double {
+        now > lastProgress ? Double(now - lastProgress) / 1e9 : 0
     }
 
     /// Before halt: no probe may race the kernel going down.
