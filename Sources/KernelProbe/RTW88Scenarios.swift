@@ -61,7 +61,10 @@ func runRTW88Probe(arguments: [String]) throws {
         "register_reads": "\(statistics.registerReads)",
         "register_writes": "\(statistics.registerWrites)",
         "receive_enabled": device.model.receiveEnabled ? "yes" : "no",
-        "pending_rx_urbs": "\(device.model.receivePipe.pendingRequests)",
+        // The driver's URBs wait in the read-ahead layer; its own transfers at the chip.
+        "pending_rx_urbs": "\(device.readAhead.driverURBsWaiting)",
+        "read_ahead_at_chip": "\(device.readAhead.transfersAtDevice)",
+        "chip_urbs_waiting": "\(device.model.receivePipe.pendingRequests)",
     ])
     device.shutdown()
     try device.kernel.halt()

@@ -29,6 +29,8 @@ public final class EmulatedRTL8187: RadioDevice {
     public let monitorInterface: WirelessInterface
     public let model: RTL8187Model
     public let controller: VirtualHostController
+    /// What the controller talks to: the read-ahead layer in front of the model.
+    public let readAhead: ReadAheadUSBDevice
     public let port: Int
     /// From plugging the adapter in to its monitor interface being up.
     public let bringUpSeconds: Double
@@ -73,9 +75,11 @@ public final class EmulatedRTL8187: RadioDevice {
         model = RTL8187Model(options: modelOptions)
 
         let existing = Set(try control.interfaces().map(\.index))
+        readAhead = ReadAheadUSBDevice(
+            wrapping: inFrontOfModel?(model) ?? model, policy: ReadAheadUSBDevice.Policy(depth: options.readAheadTransfers))
         let start = HostClock.monotonicNanoseconds()
         do {
-            port = try controller.attach(inFrontOfModel?(model) ?? model)
+            port = try controller.attach(readAhead)
         } catch {
             throw DeviceError.setupFailed(device: "emulated:rtl8187", reason: "cannot plug the adapter in: \(error)")
         }

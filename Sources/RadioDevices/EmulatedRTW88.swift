@@ -31,6 +31,8 @@ public final class EmulatedRTW88: RadioDevice {
     public let monitorInterface: WirelessInterface
     public let model: RTW88Model
     public let controller: VirtualHostController
+    /// What the controller talks to: the read-ahead layer in front of the model.
+    public let readAhead: ReadAheadUSBDevice
     public let port: Int
     /// From plugging the adapter in to its monitor interface being up.
     public let bringUpSeconds: Double
@@ -88,9 +90,11 @@ public final class EmulatedRTW88: RadioDevice {
         model = RTW88Model(chip: chip, options: modelOptions)
         let existing = Set(try control.interfaces().map(\.index))
 
+        readAhead = ReadAheadUSBDevice(
+            wrapping: inFrontOfModel?(model) ?? model, policy: ReadAheadUSBDevice.Policy(depth: options.readAheadTransfers))
         let start = HostClock.monotonicNanoseconds()
         do {
-            port = try controller.attach(inFrontOfModel?(model) ?? model)
+            port = try controller.attach(readAhead)
         } catch {
             throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter in: \(error)")
         }

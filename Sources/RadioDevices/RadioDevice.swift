@@ -76,6 +76,10 @@ public struct DeviceOptions: Sendable {
     /// Simulated devices: the share (0-100 %) of probe responses the air's
     /// access points fail to send (what test-injection then reports).
     public var airAnswerLossPercent: Int = 0
+    /// USB devices: receive transfers kept queued at the device per
+    /// streaming bulk IN endpoint beyond the driver's own URBs
+    /// (`ReadAheadUSBDevice.Policy.standard`; 0: none, the driver's URBs only).
+    public var readAheadTransfers: Int = 32
     /// Appended to the kernel command line (tests: `lkl.test_panic_after=2`, ...).
     public var extraKernelCommandLine: String = ""
 

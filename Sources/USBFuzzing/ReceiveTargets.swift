@@ -58,10 +58,18 @@ enum ReceiveTargets {
         for index in 0..<4 { transfer[at + index] = UInt8(truncatingIfNeeded: flags >> (8 * index)) }
     }
 
+    /// The tap must see the driver's own receive URBs: no read-ahead layer
+    /// in between (it would pass the tap's transfers on with a copy).
+    static var fuzzDeviceOptions: DeviceOptions {
+        var options = DeviceOptions(simulatedTraffic: false)
+        options.readAheadTransfers = 0
+        return options
+    }
+
     static func openRTL8187(kernel: Kernel, mode: ReceiveEndpointTap.Mode) throws -> (EmulatedRTL8187, ReceiveEndpointTap) {
         let tapBox = HostMutex<ReceiveEndpointTap?>(nil)
         let radio = try EmulatedRTL8187(
-            kernel: kernel, options: DeviceOptions(simulatedTraffic: false), modelOptions: RTL8187Model.Options(),
+            kernel: kernel, options: fuzzDeviceOptions, modelOptions: RTL8187Model.Options(),
             inFrontOfModel: { model in
                 let tap = ReceiveEndpointTap(wrapping: model, endpoint: RTL8187Hardware.receiveEndpoint, mode: mode)
                 tapBox.withLock { $0 = tap }
@@ -74,7 +82,7 @@ enum ReceiveTargets {
     static func openRTW88(kernel: Kernel, mode: ReceiveEndpointTap.Mode) throws -> (EmulatedRTW88, ReceiveEndpointTap) {
         let tapBox = HostMutex<ReceiveEndpointTap?>(nil)
         let radio = try EmulatedRTW88(
-            kernel: kernel, chip: .rtl8821au, options: DeviceOptions(simulatedTraffic: false),
+            kernel: kernel, chip: .rtl8821au, options: fuzzDeviceOptions,
             modelOptions: RTW88Model.Options(),
             inFrontOfModel: { model in
                 let tap = ReceiveEndpointTap(wrapping: model, endpoint: RTW88Model.receiveEndpoint, mode: mode)

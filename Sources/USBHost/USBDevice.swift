@@ -45,7 +45,7 @@ public struct USBDeviceLink: Sendable {
         /// The bridge: the usual case, called directly (no closure in between).
         case controller(VirtualHostController, AttachedDevice)
         /// Whatever hosts the device instead of the bridge.
-        case handler(port: Int, complete: @Sendable (UInt64, USBCompletion) throws(USBHostError) -> Void)
+        case handler(port: @Sendable () -> Int, complete: @Sendable (UInt64, USBCompletion) throws(USBHostError) -> Void)
     }
 
     private let destination: Destination
@@ -60,14 +60,21 @@ public struct USBDeviceLink: Sendable {
     /// the contract of `VirtualHostController.complete`: any thread, once
     /// per pending request, throwing for unknown or repeated handles.
     public init(port: Int, complete: @escaping @Sendable (UInt64, USBCompletion) throws(USBHostError) -> Void) {
-        destination = .handler(port: port, complete: complete)
+        destination = .handler(port: { port }, complete: complete)
+    }
+
+    /// A link whose completions go to `complete` and whose port is
+    /// `outer`'s (known only once the kernel assigned it): for a device
+    /// wrapped by another (`ReadAheadUSBDevice`).
+    public init(portOf outer: USBDeviceLink, complete: @escaping @Sendable (UInt64, USBCompletion) throws(USBHostError) -> Void) {
+        destination = .handler(port: { outer.port }, complete: complete)
     }
 
     /// Root-hub port the device is plugged into (0 until the kernel assigned one).
     public var port: Int {
         switch destination {
         case .controller(_, let attached): return attached.port
-        case .handler(let port, _): return port
+        case .handler(let port, _): return port()
         }
     }
 

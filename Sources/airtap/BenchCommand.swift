@@ -65,6 +65,11 @@ struct BenchCommand: ParsableCommand {
         help: "How the capture takes frames: ring (TPACKET_V3 ring read in place) or copy (recvmmsg).")
     var receivePath: PacketReceivePath = .ring
 
+    @Option(
+        name: .customLong("read-ahead"),
+        help: "Emulated USB adapters: receive transfers the host controller keeps queued per streaming endpoint beyond the driver's URBs (0: the driver's only).")
+    var readAhead = 32
+
     @Option(name: .customLong("output"), help: "Where the pcapng goes.")
     var output = "/dev/null"
 
@@ -96,6 +101,9 @@ struct BenchCommand: ParsableCommand {
         if device == Self.dumpcapAnchorDevice {
             try runDumpcapAnchor()
             return
+        }
+        guard (0...64).contains(readAhead) else {
+            throw ValidationError("--read-ahead \(readAhead) must be 0...64 transfers")
         }
         if let open = Self.emulatedBenchDevices[device] {
             try runEmulatedAdapterBench(open: open)

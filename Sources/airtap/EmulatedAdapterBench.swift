@@ -11,25 +11,31 @@ import Wireless
 extension BenchCommand {
     /// The emulated adapters `bench` measures, by name, opened without
     /// background traffic and without recording transmitted frames.
-    static let emulatedBenchDevices: [String: @Sendable (Kernel) throws -> any RadioDevice] = [
-        EmulatedRTL8187.descriptor.name: { kernel in
+    static let emulatedBenchDevices: [String: @Sendable (Kernel, DeviceOptions) throws -> any RadioDevice] = [
+        EmulatedRTL8187.descriptor.name: { kernel, options in
             try EmulatedRTL8187(
-                kernel: kernel, options: DeviceOptions(simulatedTraffic: false),
-                modelOptions: RTL8187Model.Options(recordsTransmittedFrames: false))
+                kernel: kernel, options: options, modelOptions: RTL8187Model.Options(recordsTransmittedFrames: false))
         },
-        "emulated:rtl8821au": { kernel in try openBenchRTW88(.rtl8821au, kernel: kernel) },
-        "emulated:rtl8821cu": { kernel in try openBenchRTW88(.rtl8821cu, kernel: kernel) },
+        "emulated:rtl8821au": { kernel, options in try openBenchRTW88(.rtl8821au, kernel: kernel, options: options) },
+        "emulated:rtl8821cu": { kernel, options in try openBenchRTW88(.rtl8821cu, kernel: kernel, options: options) },
         // The real-adapter code path (LibUSBAdapter, event thread) with the model behind it.
-        "emulated-libusb:rtl8821au": { kernel in
+        "emulated-libusb:rtl8821au": { kernel, options in
             try StandInUSBAdapter.descriptor(for: .rtl8821au, recordsTransmittedFrames: false).open(
-                on: kernel, options: DeviceOptions(simulatedTraffic: false))
+                on: kernel, options: options)
         },
     ]
 
-    static func openBenchRTW88(_ chip: RTW88Chip, kernel: Kernel) throws -> EmulatedRTW88 {
+    static func openBenchRTW88(_ chip: RTW88Chip, kernel: Kernel, options: DeviceOptions) throws -> EmulatedRTW88 {
         try EmulatedRTW88(
-            kernel: kernel, chip: chip, options: DeviceOptions(simulatedTraffic: false),
+            kernel: kernel, chip: chip, options: options,
             modelOptions: RTW88Model.Options(recordsTransmittedFrames: false))
+    }
+
+    /// The options every emulated adapter is benched with.
+    var benchDeviceOptions: DeviceOptions {
+        var options = DeviceOptions(simulatedTraffic: false)
+        options.readAheadTransfers = readAhead
+        return options
     }
 
     /// `airtap bench --device emulated:...`: the full USB path.
@@ -45,7 +51,7 @@ extension BenchCommand {
     ///   returns receive URBs; the main thread captures to pcapng.
     /// * TX: the main thread injects on the monitor interface; the model
     ///   parses each bulk OUT URB and completes it (the ACK).
-    func runEmulatedAdapterBench(open: @Sendable (Kernel) throws -> any RadioDevice) throws {
+    func runEmulatedAdapterBench(open: @Sendable (Kernel, DeviceOptions) throws -> any RadioDevice) throws {
         _ = try FileCaptureOutput(path: output)
         let label = self.device.replacingOccurrences(of: "emulated:", with: "").replacingOccurrences(of: ":", with: "_")
         let maximumSize = self.device == EmulatedRTL8187.descriptor.name ? RTL8187Hardware.maximumReceivedFrameLength : 2304
@@ -57,7 +63,7 @@ extension BenchCommand {
         }
         let kernel = try Kernel.boot(memoryMiB: 256, commandLine: "mac80211_hwsim.radios=0")
         let cpuBefore = processCPUSeconds()
-        let adapter = try open(kernel)
+        let adapter = try open(kernel, benchDeviceOptions)
         let bringUpCPU = processCPUSeconds() - cpuBefore
         do {
             guard let chip = emulatedChip(of: adapter), let bringUp = bringUpSeconds(of: adapter) else {

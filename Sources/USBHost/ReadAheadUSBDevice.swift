@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+import LinuxKernel
+import SystemPackage
+
+/// Keeps receive transfers queued at a device on its streaming bulk IN
+/// endpoints while the driver's own URBs are away being processed, as a
+/// host controller with a deep transfer ring does: a Wi-Fi chip's FIFO
+/// then drains into host memory at once instead of overflowing while the
+/// kernel (one CPU, shared with capture) returns a URB late.
+///
+/// Data keeps its order: every transfer on such an endpoint goes through
+/// our own buffers, in the order the device completed them, and each
+/// driver URB gets the oldest waiting transfer (one copy). An endpoint
+/// streams once the driver submits a bulk IN URB of at least
+/// `Policy.minimumTransferBytes`; other requests pass straight through.
+/// When the driver unlinks the last URB it has waiting on the endpoint
+/// (interface down, RX off), read-ahead stops there: transfers at the
+/// device are cancelled and data already taken is dropped (counted), as
+/// a chip's FIFO is when nothing polls it.
+public final class ReadAheadUSBDevice: USBDevice {
+    public struct Policy: Sendable, Equatable {
+        /// Transfers of our own per streaming endpoint (0: off).
+        public var depth: Int
+        /// Bulk IN URBs at least this long make their endpoint stream.
+        public var minimumTransferBytes: Int
+
+        public init(depth: Int, minimumTransferBytes: Int = 4096) {
+            self.depth = depth
+            self.minimumTransferBytes = minimumTransferBytes
+        }
+
+        /// 32 transfers (1 MiB of rtw88's 32 KiB ones): a chip completes
+        /// one per aggregation timeout (about 100 us) under load, so this
+        /// rides out 3 ms of a kernel that returns no URB. In one bench run
+        /// at 100,000 frames/s, depth 0/8/16/32 lost 26k/9.6k/4.7k/0.2k of 1M.
+        public static let standard = Policy(depth: 32)
+    }
+
+    public struct Statistics: Sendable, Equatable {
+        /// Our transfers the device completed with data.
+        public var transfersReceived = 0
+        /// Driver URBs that found data already waiting when submitted.
+        public var urbsAnsweredAtSubmit = 0
+        /// Most transfers waiting for a driver URB at one time.
+        public var mostTransfersWaiting = 0
+        /// Transfers (and their bytes) dropped when read-ahead stopped.
+        public var transfersDropped = 0
+        public var bytesDropped = 0
+        /// Driver URBs shorter than the data they were given (-EOVERFLOW).
+        public var overflows = 0
+    }
+
+    private final class Transfer: @unchecked Sendable {
+        let memory: UnsafeMutableRawPointer
+        let length: Int
+        init(length: Int) {
+            self.length = length
+            memory = .allocate(byteCount: max(length, 1), alignment: 64)
+        }
+        deinit { memory.deallocate() }
+    }
+
+    private struct Endpoint {
+        var transferLength: Int
+        /// False after the driver unlinked its last waiting URB.
+        var streaming = true
+        /// Driver URBs waiting for data, oldest first.
+        var waiting: [USBRequest] = []
+        /// Completed transfers waiting for a driver URB, oldest first.
+        var ready: [(Transfer, USBCompletion)] = []
+        var spare: [Transfer] = []
+        /// Transfers alive for this endpoint: at the device, ready, spare or being handed over.
+        var owned = 0
+        /// The device refused our transfer: driver URBs go straight to it from now on.
+        var passThrough = false
+        /// A failed transfer waits for the driver: no new transfers until it took it.
+        var failureReady: Bool { ready.contains { $0.1.error != nil } }
+    }
+
+    private struct AtDevice {
+        let endpoint: Int
+        let transfer: Transfer
+        /// Cancelled by us: its data (if any) is dropped.
+        var cancelled = false
+        /// From before a port reset: dropped, never reused.
+        var orphaned = false
+    }
+
+    private enum Outcome {
+        case data(Transfer, USBCompletion, endpoint: Int)
+        case status(USBCompletion)
+    }
+
+    private struct State {
+        /// By endpoint number (IN endpoints only).
+        var endpoints = [Endpoint?](repeating: nil, count: 16)
+        var atDevice: [UInt64: AtDevice] = [:]
+        /// Driver URBs to complete, in order, by whichever thread drains.
+        var handOver: [(USBRequest, Outcome)] = []
+        var draining = false
+        var stopped = false
+        var nextHandle: UInt64 = 0
+        var port = 0
+        var address: UInt8 = 0
+        var statistics = Statistics()
+
+        /// Gives ready transfers to waiting driver URBs, oldest to oldest.
+        mutating func pair(_ number: Int) {
+            while let endpoint = endpoints[number], !endpoint.waiting.isEmpty, !endpoint.ready.isEmpty {
+                let request = endpoints[number]!.waiting.removeFirst()
+                let (transfer, completion) = endpoints[number]!.ready.removeFirst()
+                handOver.append((request, .data(transfer, completion, endpoint: number)))
+            }
+        }
+
+        /// Our transfers to put at the device so that `depth` are in use.
+        mutating func refills(_ number: Int, depth: Int) -> [USBRequest] {
+            guard let endpoint = endpoints[number], endpoint.streaming, !endpoint.passThrough,
+                !endpoint.failureReady, !stopped
+            else { return [] }
+            var requests: [USBRequest] = []
+            while true {
+                let transfer: Transfer
+                if let last = endpoints[number]!.spare.popLast() {
+                    guard last.length <= endpoint.transferLength else {
+                        endpoints[number]!.owned -= 1
+                        continue
+                    }
+                    transfer = last
+                } else if endpoints[number]!.owned < depth {
+                    transfer = Transfer(length: endpoint.transferLength)
+                    endpoints[number]!.owned += 1
+                } else {
+                    break
+                }
+                nextHandle &+= 1
+                let handle = ReadAheadUSBDevice.ownHandleBit | nextHandle
+                atDevice[handle] = AtDevice(endpoint: number, transfer: transfer)
+                requests.append(
+                    USBRequest(
+                        handle: handle, port: port, address: address, endpoint: UInt8(number) | 0x80, type: .bulk,
+                        buffer: transfer.memory, length: transfer.length))
+            }
+            return requests
+        }
+
+        /// Drops what is ready on an endpoint (read-ahead stopped there).
+        mutating func dropReady(_ number: Int) {
+            guard let ready = endpoints[number]?.ready, !ready.isEmpty else { return }
+            for (transfer, completion) in ready {
+                if completion.error == nil {
+                    statistics.transfersDropped += 1
+                    statistics.bytesDropped += completion.actualLength
+                }
+                endpoints[number]!.spare.append(transfer)
+            }
+            endpoints[number]!.ready.removeAll()
+        }
+    }
+
+    private static let ownHandleBit: UInt64 = 1 << 63
+
+    public let inner: any USBDevice
+    public let policy: Policy
+    private let state = HostMutex(State())
+    private let outer = HostMutex<USBDeviceLink?>(nil)
+
+    public init(wrapping inner: any USBDevice, policy: Policy = .standard) {
+        self.inner = inner
+        self.policy = policy
+    }
+
+    public var speed: USBSpeed { inner.speed }
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+    /// Driver URBs waiting here for data, on every streaming endpoint.
+    public var driverURBsWaiting: Int { state.withLock { $0.endpoints.reduce(0) { $0 + ($1?.waiting.count ?? 0) } } }
+    /// Our transfers at the device now.
+    public var transfersAtDevice: Int { state.withLock { state in state.atDevice.values.filter { !$0.orphaned }.count } }
+
+    public func attached(_ link: USBDeviceLink) {
+        outer.withLock { $0 = link }
+        inner.attached(
+            USBDeviceLink(portOf: link) { [weak self] handle, completion throws(USBHostError) in
+                guard let self else { return }
+                if handle & Self.ownHandleBit != 0 {
+                    self.transferCompleted(handle, completion)
+                } else {
+                    try link.complete(handle, completion)
+                }
+            })
+    }
+
+    public func submit(_ request: USBRequest) -> USBSubmitResult {
+        guard policy.depth > 0, request.type == .bulk, request.isIn, request.length > 0 else {
+            return inner.submit(request)
+        }
+        let number = Int(request.endpointNumber)
+        enum Decision { case passThrough, queued([USBRequest]), refuse }
+        let decision: Decision = state.withLock { state in
+            guard !state.stopped else { return .refuse }
+            if state.endpoints[number] == nil {
+                guard request.length >= policy.minimumTransferBytes else { return .passThrough }
+                state.endpoints[number] = Endpoint(transferLength: request.length)
+            }
+            guard !state.endpoints[number]!.passThrough else { return .passThrough }
+            state.port = request.port
+            state.address = request.address
+            // A shorter URB: new transfers fit it (older ones may still overflow it).
+            state.endpoints[number]!.transferLength = min(state.endpoints[number]!.transferLength, request.length)
+            state.endpoints[number]!.streaming = true
+            state.endpoints[number]!.waiting.append(request)
+            if !state.endpoints[number]!.ready.isEmpty { state.statistics.urbsAnsweredAtSubmit += 1 }
+            state.pair(number)
+            return .queued(state.refills(number, depth: policy.depth))
+        }
+        switch decision {
+        case .refuse:
+            return .refused(USBErrno.noDevice)
+        case .passThrough:
+            return inner.submit(request)
+        case .queued(let transfers):
+            submitToDevice(transfers)
+            drain()
+            return .pending
+        }
+    }
+
+    public func cancel(_ handle: UInt64) {
+        let cancelAtDevice: [UInt64]? = state.withLock { state in
+            for number in state.endpoints.indices {
+                guard let index = state.endpoints[number]?.waiting.firstIndex(where: { $0.handle == handle }) else {
+                    continue
+                }
+                let request = state.endpoints[number]!.waiting.remove(at: index)
+                state.handOver.append((request, .status(.failure(USBErrno.connectionReset))))
+                guard state.endpoints[number]!.waiting.isEmpty else { return [] }
+                // The driver stopped receiving here: stop polling the device.
+                state.endpoints[number]!.streaming = false
+                state.dropReady(number)
+                var ours: [UInt64] = []
+                for (own, entry) in state.atDevice where entry.endpoint == number && !entry.cancelled {
+                    state.atDevice[own]!.cancelled = true
+                    ours.append(own)
+                }
+                return ours
+            }
+            return nil
+        }
+        guard let cancelAtDevice else {
+            inner.cancel(handle)
+            return
+        }
+        for own in cancelAtDevice { inner.cancel(own) }
+        drain()
+    }
+
+    public func reset() {
+        inner.reset()
+        // The device dropped what it held with the old configuration: start
+        // over with new transfers (the old stay allocated in case it still
+        // completes them).
+        let transfers: [USBRequest] = state.withLock { state in
+            for own in state.atDevice.keys { state.atDevice[own]!.orphaned = true }
+            var refill: [USBRequest] = []
+            for number in state.endpoints.indices where state.endpoints[number] != nil {
+                state.dropReady(number)
+                state.endpoints[number]!.spare.removeAll()
+                state.endpoints[number]!.owned = 0
+                refill += state.refills(number, depth: policy.depth)
+            }
+            return refill
+        }
+        submitToDevice(transfers)
+    }
+
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        inner.stop()
+        // A hand-over in progress may still be writing a driver buffer.
+        while state.withLock({ $0.draining }) {
+            HostClock.sleep(seconds: 20e-6)
+        }
+        // The device touches no buffer any more; the bridge fails the driver's URBs.
+        state.withLock { state in
+            state.atDevice.removeAll()
+            state.endpoints = [Endpoint?](repeating: nil, count: 16)
+            state.handOver.removeAll()
+        }
+    }
+
+    // MARK: Internals
+
+    private func submitToDevice(_ requests: [USBRequest]) {
+        for request in requests {
+            switch inner.submit(request) {
+            case .pending:
+                continue
+            case .completed(let completion):
+                transferCompleted(request.handle, completion)
+            case .refused:
+                refused(request)
+            }
+        }
+    }
+
+    /// The device will not take our transfers (it is going away): hand it
+    /// the driver's own from now on; what was ready is stale.
+    private func refused(_ request: USBRequest) {
+        let number = Int(request.endpointNumber)
+        let waiting: [USBRequest] = state.withLock { state in
+            state.atDevice[request.handle] = nil
+            guard state.endpoints[number] != nil else { return [] }
+            state.endpoints[number]!.owned -= 1
+            state.endpoints[number]!.passThrough = true
+            state.dropReady(number)
+            defer { state.endpoints[number]!.waiting.removeAll() }
+            return state.endpoints[number]!.waiting
+        }
+        for driverRequest in waiting {
+            if case .refused(let refusal) = inner.submit(driverRequest) {
+                state.withLock { $0.handOver.append((driverRequest, .status(.failure(refusal)))) }
+            }
+        }
+        drain()
+    }
+
+    /// One of our transfers came back from the device (any thread).
+    private func transferCompleted(_ handle: UInt64, _ completion: USBCompletion) {
+        let transfers: [USBRequest] = state.withLock { state in
+            guard let entry = state.atDevice.removeValue(forKey: handle), !entry.orphaned,
+                state.endpoints[entry.endpoint] != nil
+            else { return [] }
+            let number = entry.endpoint
+            if entry.cancelled || !state.endpoints[number]!.streaming || state.stopped {
+                if completion.error == nil, completion.actualLength > 0 {
+                    state.statistics.transfersDropped += 1
+                    state.statistics.bytesDropped += completion.actualLength
+                }
+                state.endpoints[number]!.spare.append(entry.transfer)
+                return []
+            }
+            if completion.error == nil { state.statistics.transfersReceived += 1 }
+            state.endpoints[number]!.ready.append((entry.transfer, completion))
+            state.statistics.mostTransfersWaiting = max(
+                state.statistics.mostTransfersWaiting, state.endpoints[number]!.ready.count)
+            state.pair(number)
+            return state.refills(number, depth: policy.depth)
+        }
+        submitToDevice(transfers)
+        drain()
+    }
+
+    /// Completes handed-over driver URBs in order. One thread at a time:
+    /// a completion can run the driver, whose resubmission lands here
+    /// again and only queues.
+    private func drain() {
+        guard let link = outer.withLock({ $0 }) else { return }
+        let start = state.withLock { state -> Bool in
+            guard !state.draining, !state.handOver.isEmpty else { return false }
+            state.draining = true
+            return true
+        }
+        guard start else { return }
+        while true {
+            let next: (USBRequest, Outcome)? = state.withLock { state in
+                guard !state.stopped, !state.handOver.isEmpty else {
+                    state.draining = false
+                    return nil
+                }
+                return state.handOver.removeFirst()
+            }
+            guard let (request, outcome) = next else { return }
+            switch outcome {
+            case .status(let completion):
+                try? link.complete(request.handle, completion)
+            case .data(let transfer, var completion, let number):
+                let length = min(completion.actualLength, request.length)
+                if length > 0, let buffer = request.buffer {
+                    buffer.copyMemory(from: transfer.memory, byteCount: length)
+                }
+                if completion.actualLength > request.length {
+                    completion = .failure(USBErrno.overflow, actualLength: length)
+                    state.withLock { $0.statistics.overflows += 1 }
+                }
+                try? link.complete(request.handle, completion)
+                let transfers: [USBRequest] = state.withLock { state in
+                    guard state.endpoints[number] != nil else { return [] }
+                    state.endpoints[number]!.spare.append(transfer)
+                    return state.refills(number, depth: policy.depth)
+                }
+                submitToDevice(transfers)
+            }
+        }
+    }
+}
