@@ -79,7 +79,7 @@ public struct DeviceOptions: Sendable {
     /// USB devices: receive transfers kept queued at the device per
     /// streaming bulk IN endpoint beyond the driver's own URBs
     /// (`ReadAheadUSBDevice.Policy.standard`; 0: none, the driver's URBs only).
-    public var readAheadTransfers: Int = 32
+    public var readAheadTransfers: Int = 64
     /// Appended to the kernel command line (tests: `lkl.test_panic_after=2`, ...).
     public var extraKernelCommandLine: String = ""
 

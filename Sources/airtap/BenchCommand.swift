@@ -68,7 +68,7 @@ struct BenchCommand: ParsableCommand {
     @Option(
         name: .customLong("read-ahead"),
         help: "Emulated USB adapters: receive transfers the host controller keeps queued per streaming endpoint beyond the driver's URBs (0: the driver's only).")
-    var readAhead = 32
+    var readAhead = 64
 
     @Option(name: .customLong("output"), help: "Where the pcapng goes.")
     var output = "/dev/null"
@@ -102,8 +102,8 @@ struct BenchCommand: ParsableCommand {
             try runDumpcapAnchor()
             return
         }
-        guard (0...64).contains(readAhead) else {
-            throw ValidationError("--read-ahead \(readAhead) must be 0...64 transfers")
+        guard (0...256).contains(readAhead) else {
+            throw ValidationError("--read-ahead \(readAhead) must be 0...256 transfers")
         }
         if let open = Self.emulatedBenchDevices[device] {
             try runEmulatedAdapterBench(open: open)
