@@ -223,7 +223,9 @@ public final class AirTraffic: AirListener {
                 tick += 1
                 nextTick += tickNanoseconds
             }
-            let wait = nextTick > HostClock.monotonicNanoseconds() ? nextTick - HostClock.monotonicNanoseconds() : 0
+            // One clock read: a second one, past nextTick, underflowed the subtraction (a trap, exit 71).
+            let clock = HostClock.monotonicNanoseconds()
+            let wait = nextTick > clock ? nextTick - clock : 0
             _ = probeArrived.wait(timeout: .now() + .nanoseconds(Int(wait)))
         }
     }

@@ -24,14 +24,10 @@
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/interrupt.h>
-#include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
-#include <linux/ktime.h>
 #include <asm/lkl.h>
 #include "virtual_hcd.h"
-
-#define DRIVER_NAME	"lkl-virtual-hcd"
 
 /* URBs in flight at once, over all devices; a power of two. */
 #define URB_SLOTS	4096
@@ -119,8 +115,8 @@ static void flatten_urb(struct virtual_hcd *v, struct urb_slot *slot,
 	pub->interval = urb->interval;
 }
 
-static int vhcd_urb_enqueue(struct usb_hcd *hcd, struct urb *urb,
-			    gfp_t mem_flags)
+int vhcd_urb_enqueue(struct usb_hcd *hcd, struct urb *urb,
+		     gfp_t mem_flags)
 {
 	struct virtual_hcd *v = hcd_to_virtual(hcd);
 	int root_port = root_port_of(urb->dev);
@@ -190,7 +186,7 @@ unlock:
 	return ret;
 }
 
-static int vhcd_urb_dequeue(struct usb_hcd *hcd, struct urb *urb, int status)
+int vhcd_urb_dequeue(struct usb_hcd *hcd, struct urb *urb, int status)
 {
 	struct virtual_hcd *v = hcd_to_virtual(hcd);
 	struct virtual_port *vp;
@@ -217,7 +213,7 @@ unlock:
 }
 
 /* Give back every URB the host completed. */
-static irqreturn_t vhcd_irq(int irq, void *data)
+irqreturn_t vhcd_irq(int irq, void *data)
 {
 	struct virtual_hcd *v = data;
 	struct llist_node *list = llist_del_all(&v->done);
@@ -303,8 +299,11 @@ int lkl_usb_get_stats(struct lkl_usb_stats *stats)
 {
 	struct virtual_hcd *v = READ_ONCE(the_controller);
 
-	if (!v)
-		return -ENODEV;
+	if (!v) {
+		/* Not brought up yet: nothing was ever submitted. */
+		memset(stats, 0, sizeof(*stats));
+		return 0;
+	}
 	stats->in_flight = atomic_read(&v->in_flight);
 	stats->submitted = atomic64_read(&v->submitted);
 	stats->completed = atomic64_read(&v->completed);
@@ -331,10 +330,15 @@ static struct usb_hcd *port_hcd(struct virtual_hcd *v, int port)
 static long attach_in_kernel(void *arg)
 {
 	struct attach_request *req = arg;
-	struct virtual_hcd *v = the_controller;
+	struct virtual_hcd *v;
 	bool super = req->speed == LKL_USB_SPEED_SUPER;
 	unsigned long flags;
-	int connector, found = -EBUSY;
+	int connector, found = -EBUSY, ret;
+
+	ret = vhcd_bring_up();
+	if (ret)
+		return ret;
+	v = the_controller;
 
 	spin_lock_irqsave(&v->lock, flags);
 	for (connector = 1; connector <= LKL_USB_PORTS; connector++) {
@@ -370,8 +374,6 @@ int lkl_usb_attach(enum lkl_usb_speed speed,
 		.speed = speed, .ops = ops, .device = device,
 	};
 
-	if (!READ_ONCE(the_controller))
-		return -ENODEV;
 	if (!ops || !ops->submit || !ops->cancel)
 		return -EINVAL;
 	switch (speed) {
@@ -443,151 +445,31 @@ int lkl_usb_detach(int port)
 	return lkl_call_in_task(detach_in_kernel, (void *)(long)port);
 }
 
-static int vhcd_get_frame_number(struct usb_hcd *hcd)
+int vhcd_slots_alloc(struct virtual_hcd *v)
 {
-	/* Full-speed frames since boot; enough for interval bookkeeping. */
-	return (ktime_get_ns() / NSEC_PER_MSEC) & 0x7ff;
-}
+	int i;
 
-static int vhcd_start(struct usb_hcd *hcd)
-{
-	hcd->power_budget = 0;		/* no limit */
-	hcd->uses_new_polling = 1;
-	hcd->state = HC_STATE_RUNNING;
-	return 0;
-}
-
-static void vhcd_stop(struct usb_hcd *hcd)
-{
-	hcd->state = HC_STATE_HALT;
-}
-
-/*
- * One driver for both root hubs, as xHCI's: it is a USB 3 controller, and
- * probe turns the primary usb_hcd into the USB 2.0 half.
- */
-static const struct hc_driver virtual_hc_driver = {
-	.description = DRIVER_NAME,
-	.product_desc = "airtap virtual USB host controller",
-	.hcd_priv_size = sizeof(struct virtual_root_hub),
-	.flags = HCD_USB3 | HCD_SHARED | HCD_BH,
-	.start = vhcd_start,
-	.stop = vhcd_stop,
-	.urb_enqueue = vhcd_urb_enqueue,
-	.urb_dequeue = vhcd_urb_dequeue,
-	.get_frame_number = vhcd_get_frame_number,
-	.hub_status_data = vhcd_hub_status_data,
-	.hub_control = vhcd_hub_control,
-};
-
-static struct usb_hcd *create_root_hub(struct virtual_hcd *v,
-				       struct platform_device *pdev,
-				       struct usb_hcd *primary)
-{
-	struct usb_hcd *hcd;
-
-	if (primary)
-		hcd = usb_create_shared_hcd(&virtual_hc_driver, &pdev->dev,
-					    dev_name(&pdev->dev), primary);
-	else
-		hcd = usb_create_hcd(&virtual_hc_driver, &pdev->dev,
-				     dev_name(&pdev->dev));
-	if (!hcd)
-		return NULL;
-	((struct virtual_root_hub *)hcd->hcd_priv)->controller = v;
-	/* Before usb_add_hcd, which gives the root hub device this speed. */
-	if (!primary)
-		hcd->speed = HCD_USB2;
-	return hcd;
-}
-
-static int vhcd_probe(struct platform_device *pdev)
-{
-	struct virtual_hcd *v;
-	int i, ret;
-
-	v = kzalloc_obj(*v);
-	if (!v)
-		return -ENOMEM;
-	spin_lock_init(&v->lock);
-	init_llist_head(&v->done);
 	v->slots = vzalloc(array_size(URB_SLOTS, sizeof(*v->slots)));
-	if (!v->slots) {
-		ret = -ENOMEM;
-		goto free_controller;
-	}
+	if (!v->slots)
+		return -ENOMEM;
 	for (i = URB_SLOTS - 1; i >= 0; i--) {
 		v->slots[i].next_free = v->free_slots;
 		v->free_slots = &v->slots[i];
 	}
-
-	v->irq = lkl_get_free_irq(DRIVER_NAME);
-	if (v->irq < 0) {
-		ret = v->irq;
-		goto free_slots;
-	}
-	ret = request_irq(v->irq, vhcd_irq, 0, DRIVER_NAME, v);
-	if (ret)
-		goto put_irq;
-
-	ret = -ENOMEM;
-	v->hs_hcd = create_root_hub(v, pdev, NULL);
-	if (!v->hs_hcd)
-		goto free_irq;
-	v->ss_hcd = create_root_hub(v, pdev, v->hs_hcd);
-	if (!v->ss_hcd)
-		goto put_hs_hcd;
-	ret = usb_add_hcd(v->hs_hcd, 0, 0);
-	if (ret)
-		goto put_ss_hcd;
-	ret = usb_add_hcd(v->ss_hcd, 0, 0);
-	if (ret)
-		goto remove_hs_hcd;
-	WRITE_ONCE(the_controller, v);
-	dev_info(&pdev->dev,
-		 "%d ports: USB 2.0 high speed on bus %d, SuperSpeed on bus %d, IRQ %d\n",
-		 LKL_USB_PORTS, v->hs_hcd->self.busnum, v->ss_hcd->self.busnum,
-		 v->irq);
 	return 0;
-
-remove_hs_hcd:
-	usb_remove_hcd(v->hs_hcd);
-put_ss_hcd:
-	usb_put_hcd(v->ss_hcd);
-put_hs_hcd:
-	usb_put_hcd(v->hs_hcd);
-free_irq:
-	free_irq(v->irq, v);
-put_irq:
-	lkl_put_irq(v->irq, DRIVER_NAME);
-free_slots:
-	vfree(v->slots);
-free_controller:
-	kfree(v);
-	return ret;
 }
 
-static struct platform_driver virtual_hcd_driver = {
-	.probe = vhcd_probe,
-	.driver = {
-		.name = DRIVER_NAME,
-		.suppress_bind_attrs = true,
-	},
-};
-
-static int __init virtual_hcd_init(void)
+void vhcd_slots_free(struct virtual_hcd *v)
 {
-	struct platform_device *pdev;
-	int ret;
-
-	ret = platform_driver_register(&virtual_hcd_driver);
-	if (ret)
-		return ret;
-	pdev = platform_device_register_simple(DRIVER_NAME, -1, NULL, 0);
-	if (IS_ERR(pdev)) {
-		platform_driver_unregister(&virtual_hcd_driver);
-		return PTR_ERR(pdev);
-	}
-	return 0;
+	vfree(v->slots);
 }
-device_initcall(virtual_hcd_init);
+
+struct virtual_hcd *vhcd_controller(void)
+{
+	return READ_ONCE(the_controller);
+}
+
+void vhcd_publish(struct virtual_hcd *v)
+{
+	WRITE_ONCE(the_controller, v);
+}

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Virtual USB host controller, shared between its URB path
- * (virtual_hcd.c) and its root hubs (virtual_hcd_hub.c).
+ * (virtual_hcd.c), its setup (virtual_hcd_setup.c) and its root hubs
+ * (virtual_hcd_hub.c).
  */
 #ifndef _LKL_VIRTUAL_HCD_H
 #define _LKL_VIRTUAL_HCD_H
 
+#include <linux/interrupt.h>
 #include <linux/llist.h>
 #include <linux/spinlock.h>
 #include <linux/usb.h>
@@ -71,6 +73,18 @@ static inline bool vhcd_host_port_is_super(int port)
 {
 	return port > LKL_USB_PORTS;
 }
+
+/* The URB path (virtual_hcd.c), which the hc_driver in virtual_hcd_setup.c points at. */
+int vhcd_urb_enqueue(struct usb_hcd *hcd, struct urb *urb, gfp_t mem_flags);
+int vhcd_urb_dequeue(struct usb_hcd *hcd, struct urb *urb, int status);
+irqreturn_t vhcd_irq(int irq, void *data);
+int vhcd_slots_alloc(struct virtual_hcd *v);
+void vhcd_slots_free(struct virtual_hcd *v);
+/* The controller the host API works on (NULL until brought up). */
+struct virtual_hcd *vhcd_controller(void);
+void vhcd_publish(struct virtual_hcd *v);
+/* Creates the controller on first use (task context; virtual_hcd_setup.c). */
+int vhcd_bring_up(void);
 
 /* Root-hub emulation (virtual_hcd_hub.c); the lock is held by callers of these two. */
 void vhcd_port_connect(struct virtual_port *vp, bool super);
