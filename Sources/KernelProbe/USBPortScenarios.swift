@@ -18,6 +18,14 @@ func runUSBPorts() throws {
     try USBFS.mountDevices(kernel)
     let controller = VirtualHostController()
     let bench = USBTestBench(kernel: kernel, controller: controller)
+    // The controller comes up with the first device, not at boot.
+    try kernel.mountIfNeeded("sysfs", at: "/sys")
+    func buses() -> String {
+        let names = (try? kernel.directoryEntries(atPath: "/sys/bus/usb/devices").map(\.name)) ?? []
+        return names.filter { $0.hasPrefix("usb") }.sorted().joined(separator: ",")
+    }
+    ProbeOutput.result("buses_at_boot", buses().isEmpty ? "none" : buses())
+    ProbeOutput.result("submitted_at_boot", try VirtualHostController.kernelStatistics().submitted)
 
     // Devices usbtest does not bind (product 0xa4a1) except the SuperSpeed one.
     func gadget(_ speed: USBSpeed, productID: UInt16 = 0xa4a1) -> GadgetZero {
@@ -28,6 +36,7 @@ func runUSBPorts() throws {
     for (speed, productID) in [(USBSpeed.high, UInt16(0xa4a1)), (.super, 0xa4a0), (.high, 0xa4a1)] {
         let (port, node) = try bench.attachAndWait(gadget(speed, productID: productID))
         mixed.append(port)
+        if mixed.count == 1 { ProbeOutput.result("buses_after_attach", buses()) }
         if speed == .super { superNode = node }
         try bench.reportSpeed(port: port, prefix: "port\(port)_")
     }

@@ -179,6 +179,10 @@ struct USBScenarioTests {
         try #require(run.exitedSuccessfully, "\(run.diagnosis)")
         #expect(!run.kernelWarned, "\(run.diagnosis)")
         #expect(run.kernelProblems.isEmpty, "\(run.kernelProblems)")
+        // No controller until the first device: then both root hubs, buses 1 and 2.
+        #expect(run.results["buses_at_boot"] == "none")
+        #expect(run.integer("submitted_at_boot") == 0)
+        #expect(run.results["buses_after_attach"] == "usb1,usb2")
         // High, SuperSpeed, high: connectors 1, 2, 3, the second on its SuperSpeed half.
         #expect(run.results["mixed_ports"] == "1,10,3")
         #expect(run.results["port1_name"] == "1-1" && run.integer("port1_speed_mbps") == 480)

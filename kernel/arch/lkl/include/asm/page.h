@@ -67,6 +67,21 @@ static inline unsigned long virt_to_pfn(const void *kaddr)
 	 (pfn) < ARCH_PFN_OFFSET + \
 		 ((lkl_memory_end - lkl_memory_start) >> PAGE_SHIFT))
 
+/*
+ * With pfn_valid() our own, the core would walk every pfn below RAM (the
+ * 1 GiB under LKL_PHYS_BASE) one by one at boot: clamp the walk to RAM.
+ */
+static inline unsigned long lkl_ram_end_pfn(void)
+{
+	return ARCH_PFN_OFFSET +
+	       ((lkl_memory_end - lkl_memory_start) >> PAGE_SHIFT);
+}
+
+#define for_each_valid_pfn(pfn, start_pfn, end_pfn)			\
+	for ((pfn) = (start_pfn) > ARCH_PFN_OFFSET ?			\
+		     (start_pfn) : ARCH_PFN_OFFSET;			\
+	     (pfn) < (end_pfn) && (pfn) < lkl_ram_end_pfn(); (pfn)++)
+
 #include <asm-generic/memory_model.h>
 #include <asm-generic/getorder.h>
 
