@@ -76,7 +76,7 @@ public final class EmulatedRTL8187: RadioDevice {
 
         let existing = Set(try control.interfaces().map(\.index))
         readAhead = ReadAheadUSBDevice(
-            wrapping: inFrontOfModel?(model) ?? model, policy: ReadAheadUSBDevice.Policy(depth: options.readAheadTransfers))
+            wrapping: inFrontOfModel?(model) ?? model, policy: options.readAhead)
         let start = HostClock.monotonicNanoseconds()
         do {
             port = try controller.attach(readAhead)

@@ -91,7 +91,7 @@ public final class EmulatedRTW88: RadioDevice {
         let existing = Set(try control.interfaces().map(\.index))
 
         readAhead = ReadAheadUSBDevice(
-            wrapping: inFrontOfModel?(model) ?? model, policy: ReadAheadUSBDevice.Policy(depth: options.readAheadTransfers))
+            wrapping: inFrontOfModel?(model) ?? model, policy: options.readAhead)
         let start = HostClock.monotonicNanoseconds()
         do {
             port = try controller.attach(readAhead)

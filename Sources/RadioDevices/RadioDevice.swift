@@ -3,6 +3,7 @@
 import Capture
 import DriverTable
 import LinuxKernel
+import USBHost
 import Wireless
 
 /// A radio airtap captures from and injects on: a monitor interface inside
@@ -76,10 +77,10 @@ public struct DeviceOptions: Sendable {
     /// Simulated devices: the share (0-100 %) of probe responses the air's
     /// access points fail to send (what test-injection then reports).
     public var airAnswerLossPercent: Int = 0
-    /// USB devices: receive transfers kept queued at the device per
-    /// streaming bulk IN endpoint beyond the driver's own URBs
-    /// (`ReadAheadUSBDevice.Policy.standard`; 0: none, the driver's URBs only).
-    public var readAheadTransfers: Int = 64
+    /// USB devices: receive transfers of airtap's own queued at the device
+    /// on streaming bulk IN endpoints beyond the driver's URBs
+    /// (`ReadAheadUSBDevice`; depth 0: the driver's URBs only).
+    public var readAhead = ReadAheadUSBDevice.Policy.standard
     /// Appended to the kernel command line (tests: `lkl.test_panic_after=2`, ...).
     public var extraKernelCommandLine: String = ""
 

@@ -127,7 +127,7 @@ public final class USBAdapterRadio: RadioDevice {
         let start = HostClock.monotonicNanoseconds()
         do {
             port = try controller.attach(
-                ReadAheadUSBDevice(wrapping: adapter, policy: ReadAheadUSBDevice.Policy(depth: options.readAheadTransfers)))
+                ReadAheadUSBDevice(wrapping: adapter, policy: options.readAhead))
         } catch {
             adapter.close()
             throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter into the virtual host controller: \(error)")

@@ -62,7 +62,7 @@ enum ReceiveTargets {
     /// in between (it would pass the tap's transfers on with a copy).
     static var fuzzDeviceOptions: DeviceOptions {
         var options = DeviceOptions(simulatedTraffic: false)
-        options.readAheadTransfers = 0
+        options.readAhead.depth = 0
         return options
     }
 

@@ -20,23 +20,30 @@ import SystemPackage
 /// a chip's FIFO is when nothing polls it.
 public final class ReadAheadUSBDevice: USBDevice {
     public struct Policy: Sendable, Equatable {
-        /// Transfers of our own per streaming endpoint (0: off).
+        /// Most transfers of our own per streaming endpoint (0: off).
         public var depth: Int
+        /// Transfers kept at the device while the driver keeps up (at most
+        /// `depth`, the default). Below `depth`, each transfer that
+        /// completes with no driver URB waiting puts one more there, so
+        /// fewer buffers cycle while the kernel keeps up. Measured at
+        /// 100,000 frames/s on the emulated RTL8821AU (interleaved runs):
+        /// 8 lost 2,400-3,900 frames of 1M and cost no less CPU than 64,
+        /// which lost 0-117: an emulated chip's own thread stalls too, and
+        /// then only transfers already queued count.
+        public var minimumAtDevice: Int
         /// Bulk IN URBs at least this long make their endpoint stream.
         public var minimumTransferBytes: Int
 
-        public init(depth: Int, minimumTransferBytes: Int = 4096) {
+        public init(depth: Int, minimumAtDevice: Int? = nil, minimumTransferBytes: Int = 4096) {
             self.depth = depth
+            self.minimumAtDevice = min(minimumAtDevice ?? depth, depth)
             self.minimumTransferBytes = minimumTransferBytes
         }
 
-        /// 64 transfers (2 MiB of rtw88's 32 KiB ones): a chip completes
-        /// one per aggregation timeout (about 100 us) under load, so this
-        /// rides out 6 ms of a kernel that returns no URB (two host
-        /// scheduler slices on a busy 2-core machine). At 100,000 frames/s
-        /// of 1500 bytes, 5 runs lost (median) 13,272 of 1M at depth 0 and
-        /// 135 at depth 32 in one bench run; 1,448 at 32 and 71 at 64 in a
-        /// later, slower one.
+        /// 64 transfers (2 MiB of rtw88's 32 KiB ones), all at the device:
+        /// a chip completes one per aggregation timeout (about 100 us) under
+        /// load, so this rides out about 6 ms of a kernel that returns no
+        /// URB (two host scheduler slices on a busy 2-core machine).
         public static let standard = Policy(depth: 64)
     }
 
@@ -75,6 +82,8 @@ public final class ReadAheadUSBDevice: USBDevice {
         var spare: [Transfer] = []
         /// Transfers alive for this endpoint: at the device, ready, spare or being handed over.
         var owned = 0
+        /// Of those, at the device now.
+        var atDevice = 0
         /// The device refused our transfer: driver URBs go straight to it from now on.
         var passThrough = false
         /// A failed transfer waits for the driver: no new transfers until it took it.
@@ -117,13 +126,16 @@ public final class ReadAheadUSBDevice: USBDevice {
             }
         }
 
-        /// Our transfers to put at the device so that `depth` are in use.
-        mutating func refills(_ number: Int, depth: Int) -> [USBRequest] {
+        /// Our transfers to put at the device: `minimumAtDevice` plus one
+        /// for each completed transfer no driver URB has taken yet, with
+        /// at most `depth` in use. Spare buffers go out most recent first
+        /// (still in cache).
+        mutating func refills(_ number: Int, policy: Policy) -> [USBRequest] {
             guard let endpoint = endpoints[number], endpoint.streaming, !endpoint.passThrough,
                 !endpoint.failureReady, !stopped
             else { return [] }
             var requests: [USBRequest] = []
-            while true {
+            while endpoints[number]!.atDevice < policy.minimumAtDevice + endpoints[number]!.ready.count {
                 let transfer: Transfer
                 if let last = endpoints[number]!.spare.popLast() {
                     guard last.length <= endpoint.transferLength else {
@@ -131,7 +143,7 @@ public final class ReadAheadUSBDevice: USBDevice {
                         continue
                     }
                     transfer = last
-                } else if endpoints[number]!.owned < depth {
+                } else if endpoints[number]!.owned < policy.depth {
                     transfer = Transfer(length: endpoint.transferLength)
                     endpoints[number]!.owned += 1
                 } else {
@@ -140,6 +152,7 @@ public final class ReadAheadUSBDevice: USBDevice {
                 nextHandle &+= 1
                 let handle = ReadAheadUSBDevice.ownHandleBit | nextHandle
                 atDevice[handle] = AtDevice(endpoint: number, transfer: transfer)
+                endpoints[number]!.atDevice += 1
                 requests.append(
                     USBRequest(
                         handle: handle, port: port, address: address, endpoint: UInt8(number) | 0x80, type: .bulk,
@@ -215,7 +228,7 @@ public final class ReadAheadUSBDevice: USBDevice {
             state.endpoints[number]!.waiting.append(request)
             if !state.endpoints[number]!.ready.isEmpty { state.statistics.urbsAnsweredAtSubmit += 1 }
             state.pair(number)
-            return .queued(state.refills(number, depth: policy.depth))
+            return .queued(state.refills(number, policy: policy))
         }
         switch decision {
         case .refuse:
@@ -270,7 +283,8 @@ public final class ReadAheadUSBDevice: USBDevice {
                 state.dropReady(number)
                 state.endpoints[number]!.spare.removeAll()
                 state.endpoints[number]!.owned = 0
-                refill += state.refills(number, depth: policy.depth)
+                state.endpoints[number]!.atDevice = 0
+                refill += state.refills(number, policy: policy)
             }
             return refill
         }
@@ -315,6 +329,7 @@ public final class ReadAheadUSBDevice: USBDevice {
             state.atDevice[request.handle] = nil
             guard state.endpoints[number] != nil else { return [] }
             state.endpoints[number]!.owned -= 1
+            state.endpoints[number]!.atDevice -= 1
             state.endpoints[number]!.passThrough = true
             state.dropReady(number)
             defer { state.endpoints[number]!.waiting.removeAll() }
@@ -335,6 +350,7 @@ public final class ReadAheadUSBDevice: USBDevice {
                 state.endpoints[entry.endpoint] != nil
             else { return [] }
             let number = entry.endpoint
+            state.endpoints[number]!.atDevice -= 1
             if entry.cancelled || !state.endpoints[number]!.streaming || state.stopped {
                 if completion.error == nil, completion.actualLength > 0 {
                     state.statistics.transfersDropped += 1
@@ -348,7 +364,7 @@ public final class ReadAheadUSBDevice: USBDevice {
             state.statistics.mostTransfersWaiting = max(
                 state.statistics.mostTransfersWaiting, state.endpoints[number]!.ready.count)
             state.pair(number)
-            return state.refills(number, depth: policy.depth)
+            return state.refills(number, policy: policy)
         }
         submitToDevice(transfers)
         drain()
@@ -390,7 +406,7 @@ public final class ReadAheadUSBDevice: USBDevice {
                 let transfers: [USBRequest] = state.withLock { state in
                     guard state.endpoints[number] != nil else { return [] }
                     state.endpoints[number]!.spare.append(transfer)
-                    return state.refills(number, depth: policy.depth)
+                    return state.refills(number, policy: policy)
                 }
                 submitToDevice(transfers)
             }

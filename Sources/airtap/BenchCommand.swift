@@ -70,6 +70,11 @@ struct BenchCommand: ParsableCommand {
         help: "Emulated USB adapters: receive transfers the host controller keeps queued per streaming endpoint beyond the driver's URBs (0: the driver's only).")
     var readAhead = 64
 
+    @Option(
+        name: .customLong("read-ahead-idle"),
+        help: "Of those, how many stay at the device while the driver keeps up (more go out as data waits for the driver; default: all).")
+    var readAheadIdle: Int?
+
     @Option(name: .customLong("output"), help: "Where the pcapng goes.")
     var output = "/dev/null"
 
@@ -104,6 +109,9 @@ struct BenchCommand: ParsableCommand {
         }
         guard (0...256).contains(readAhead) else {
             throw ValidationError("--read-ahead \(readAhead) must be 0...256 transfers")
+        }
+        guard (readAheadIdle ?? 0) >= 0 else {
+            throw ValidationError("--read-ahead-idle \(readAheadIdle ?? 0) must be 0 or more (at most --read-ahead are used)")
         }
         if let open = Self.emulatedBenchDevices[device] {
             try runEmulatedAdapterBench(open: open)

@@ -6,6 +6,7 @@ import LinuxKernel
 import RadioDevices
 import SimulatedAir
 import USBDevices
+import USBHost
 import Wireless
 
 extension BenchCommand {
@@ -34,7 +35,7 @@ extension BenchCommand {
     /// The options every emulated adapter is benched with.
     var benchDeviceOptions: DeviceOptions {
         var options = DeviceOptions(simulatedTraffic: false)
-        options.readAheadTransfers = readAhead
+        options.readAhead = ReadAheadUSBDevice.Policy(depth: readAhead, minimumAtDevice: readAheadIdle)
         return options
     }
 

@@ -42,7 +42,7 @@ struct RTW88Tests {
         #expect(run.integer("efuse_reads") == 512)
         #expect(run.results["receive_enabled"] == "yes")
         #expect(run.integer("pending_rx_urbs") == 4, "rtw88 keeps 4 RX URBs on bulk IN")
-        // The host controller keeps its own 64 receive transfers at the chip, and only those.
+        // The host controller keeps its 64 receive transfers at the chip, and only those.
         #expect(run.integer("read_ahead_at_chip") == 64, "\(run.diagnosis)")
         #expect(run.integer("chip_urbs_waiting") == 64, "\(run.diagnosis)")
     }

@@ -144,6 +144,33 @@ struct ReadAheadTests {
         #expect(readAhead.statistics.mostTransfersWaiting <= 4)
     }
 
+    @Test("while no driver URB takes the data, each completed transfer puts one more at the device, up to the depth")
+    func growsWhileTheDriverStalls() {
+        let device = StreamingDevice()
+        let readAhead = ReadAheadUSBDevice(wrapping: device, policy: .init(depth: 8, minimumAtDevice: 2))
+        let driver = Driver(length: 8192)
+        readAhead.attached(driver.link)
+        _ = readAhead.submit(driver.urb())
+        #expect(device.waiting.count == 2, "a kernel that keeps up cycles few buffers")
+        device.send(tag: 1)
+        #expect(device.waiting.count == 2, "taken at once: nothing more")
+        var waitingAtDevice: [Int] = []
+        for tag in 2...9 {
+            device.send(tag: UInt32(tag))  // no driver URB: read ahead
+            waitingAtDevice.append(device.waiting.count)
+        }
+        // 2 + ready while fewer than 8 are in use, then what is left of 8.
+        #expect(waitingAtDevice == [3, 4, 5, 4, 3, 2, 1, 0])
+        #expect(!device.send(tag: 10), "8 transfers read ahead: the device is no longer polled")
+        for _ in 0..<8 { _ = readAhead.submit(driver.urb()) }
+        #expect(driver.tags == Array(1...9))
+        // Each handed-over transfer goes back while 2 + ready exceeds those
+        // at the device (9, 8, 7, 6, 5 after the first five URBs); none after.
+        #expect(device.waiting.count == 5)
+        device.send(tag: 10)
+        #expect(driver.tags.count == 9, "no driver URB waits: read ahead")
+    }
+
     @Test("unlinking the driver's last waiting URB cancels our transfers at the device; the next URB restarts polling")
     func unlinkStopsPolling() {
         let (readAhead, device, driver) = setUp()
