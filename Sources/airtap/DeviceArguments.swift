@@ -4,6 +4,7 @@ import ArgumentParser
 import DriverTable
 import LinuxKernel
 import RadioDevices
+import USBHost
 import Wireless
 
 /// Options shared by the commands that open a device.
@@ -61,6 +62,11 @@ struct DeviceArguments: ParsableArguments {
     var maxBulkTransferBytes: Int?
 
     @Option(
+        name: .customLong("usb-read-ahead"),
+        help: "USB adapters: receive transfers airtap keeps queued at the adapter per streaming endpoint beyond the driver's URBs (0: the driver's URBs only; each holds one URB's size, 32 KiB for rtw88).")
+    var usbReadAhead = ReadAheadUSBDevice.Policy.standard.depth
+
+    @Option(
         name: .customLong("air-loss"),
         help: "Simulated devices (sim, emulated:*): percent of probe responses the air's access points fail to send (0-100).")
     var airLossPercent = 0
@@ -88,6 +94,9 @@ struct DeviceArguments: ParsableArguments {
     func descriptors() throws -> [DeviceDescriptor] {
         if let maxBulkTransferBytes, maxBulkTransferBytes < 512 {
             throw ValidationError("--usb-max-transfer must be at least 512 bytes (one high-speed bulk packet), got \(maxBulkTransferBytes)")
+        }
+        guard (0...256).contains(usbReadAhead) else {
+            throw ValidationError("--usb-read-ahead must be 0...256 transfers, got \(usbReadAhead)")
         }
         guard (0...100).contains(airLossPercent) else {
             throw ValidationError("--air-loss is a percentage, 0...100, got \(airLossPercent)")
@@ -128,6 +137,8 @@ struct DeviceArguments: ParsableArguments {
             firmwareDirectory: firmwareDirectory, maxBulkTransferBytes: maxBulkTransferBytes)
         options.airAnswerLossPercent = airLossPercent
         options.extraKernelCommandLine = kernelArguments
+        options.readAhead.depth = usbReadAhead
+        options.readAhead.minimumAtDevice = usbReadAhead
         return options
     }
 

@@ -223,6 +223,15 @@ struct AirtapBadInputTests {
         #expect(!run.standardError.contains("Linux version"), "the kernel should not boot")
     }
 
+    @Test("an out-of-range --usb-read-ahead names the range, before the kernel boots")
+    func badReadAhead() async throws {
+        let run = try await ToolRunner.airtap(
+            "capture", "--device", "emulated:rtl8821au", "--usb-read-ahead", "300", "-w", "/dev/null", "--verbose")
+        #expect(!run.succeeded)
+        #expect(run.standardError.contains("--usb-read-ahead must be 0...256 transfers, got 300"), "\(run.diagnosis)")
+        #expect(!run.standardError.contains("Linux version"), "the kernel should not boot")
+    }
+
     @Test("unwritable output path: error before the kernel boots")
     func unwritableOutput() async throws {
         let run = try await ToolRunner.airtap(
