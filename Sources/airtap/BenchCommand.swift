@@ -10,6 +10,7 @@ import Capture
 import LinuxKernel
 import RadioDevices
 import Synchronization
+import USBHost
 import Wireless
 
 /// `airtap bench`: hwsim inject -> monitor capture -> pcapng throughput.
@@ -68,7 +69,7 @@ struct BenchCommand: ParsableCommand {
     @Option(
         name: .customLong("read-ahead"),
         help: "Emulated USB adapters: receive transfers the host controller keeps queued per streaming endpoint beyond the driver's URBs (0: the driver's only).")
-    var readAhead = 64
+    var readAhead = ReadAheadUSBDevice.Policy.standard.depth
 
     @Option(
         name: .customLong("read-ahead-idle"),
