@@ -46,6 +46,12 @@ final class SerializedRadioDevice: RadioDevice, @unchecked Sendable {
         try lock.withLock { _ in try device.captureDidStart() }
     }
 
+    /// Not serialized: the read-ahead layer has its own lock, and the
+    /// capture loop calls this while another thread may hold ours.
+    func setReceiveShedding(_ on: Bool) {
+        device.setReceiveShedding(on)
+    }
+
     func shutdown() {
         lock.withLock { _ in device.shutdown() }
     }

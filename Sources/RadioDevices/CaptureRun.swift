@@ -235,6 +235,10 @@ public struct CaptureRun {
                 }
                 try writer.rotateIfDue()
                 let afterBatch = HostClock.monotonicNanoseconds()
+                for index in parts.indices where parts[index].ended == nil {
+                    parts[index].backpressure.check(
+                        parts[index].source.capture, device: parts[index].source.device, now: afterBatch)
+                }
                 if received == 0 || Double(afterBatch - lastFlush) / 1e9 >= flushIntervalSeconds {
                     try writer.flush()
                     lastFlush = afterBatch
@@ -318,6 +322,7 @@ private struct SourceProgress {
     var visited = ChannelVisits()
     var frames: UInt64 = 0
     var bytes: UInt64 = 0
+    var backpressure = ReceiveBackpressure()
     /// Set when its part ended: the socket's counters, the wall-clock time,
     /// and whether the device went away (rather than the run ending).
     var ended: (statistics: PacketSocketStatistics, realtime: UInt64, byRemoval: Bool)?

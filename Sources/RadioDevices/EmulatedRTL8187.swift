@@ -104,6 +104,8 @@ public final class EmulatedRTL8187: RadioDevice {
         removal = AdapterRemoval(controller: controller, port: port, deviceName: "emulated:rtl8187")
     }
 
+    public func setReceiveShedding(_ on: Bool) { readAhead.setShedding(on) }
+
     public func tune(_ spec: ChannelSpec) throws {
         try wiphy.validate(spec, deviceName: "\(name) (\(wiphy.name))")
         try control.setChannel(monitorInterface, to: spec)

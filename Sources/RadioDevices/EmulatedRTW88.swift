@@ -119,6 +119,8 @@ public final class EmulatedRTW88: RadioDevice {
         removal = AdapterRemoval(controller: controller, port: port, deviceName: name)
     }
 
+    public func setReceiveShedding(_ on: Bool) { readAhead.setShedding(on) }
+
     public func tune(_ spec: ChannelSpec) throws {
         try wiphy.validate(spec, deviceName: "\(name) (\(wiphy.name))")
         try control.setChannel(monitorInterface, to: spec)

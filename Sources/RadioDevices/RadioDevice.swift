@@ -33,11 +33,16 @@ public protocol RadioDevice: AnyObject {
     /// a timed test unplug (`unplugAfterSeconds`) counts from here, so a
     /// slow machine's setup cannot outlast it.
     func captureDidStart() throws
+    /// The capture is dropping frames (true) or has caught up (false):
+    /// a USB adapter stops reading ahead so that its chip sheds the excess
+    /// (`ReceiveBackpressure`).
+    func setReceiveShedding(_ on: Bool)
 }
 
 extension RadioDevice {
     public var isPresent: Bool { true }
     public func captureDidStart() throws {}
+    public func setReceiveShedding(_ on: Bool) {}
 
     /// "sim (phy0, wlan0)" for messages.
     public var displayName: String { "\(name) (\(wiphy.name), \(monitorInterface.name))" }

@@ -40,6 +40,8 @@ public final class USBAdapterRadio: RadioDevice {
     /// The driver that bound it (module name, "rtw88_8822bu").
     public let driver: DriverTable.Driver
     public let adapter: LibUSBAdapter
+    /// What the controller talks to: the read-ahead layer in front of the adapter.
+    public let readAhead: ReadAheadUSBDevice
     public let controller: VirtualHostController
     public let port: Int
     /// From plugging the adapter in to its monitor interface being up.
@@ -124,10 +126,10 @@ public final class USBAdapterRadio: RadioDevice {
         let existing = Set(try control.interfaces().map(\.index))
         adapter = try openAdapter(chosen, LibUSBAdapter.Options(maxBulkTransferBytes: options.maxBulkTransferBytes))
 
+        readAhead = ReadAheadUSBDevice(wrapping: adapter, policy: options.readAhead)
         let start = HostClock.monotonicNanoseconds()
         do {
-            port = try controller.attach(
-                ReadAheadUSBDevice(wrapping: adapter, policy: options.readAhead))
+            port = try controller.attach(readAhead)
         } catch {
             adapter.close()
             throw DeviceError.setupFailed(device: name, reason: "cannot plug the adapter into the virtual host controller: \(error)")
@@ -178,6 +180,8 @@ public final class USBAdapterRadio: RadioDevice {
         }
         bringUpSeconds = Double(HostClock.monotonicNanoseconds() - start) / 1e9
     }
+
+    public func setReceiveShedding(_ on: Bool) { readAhead.setShedding(on) }
 
     public func tune(_ spec: ChannelSpec) throws {
         try wiphy.validate(spec, deviceName: "\(name) (\(wiphy.name))")

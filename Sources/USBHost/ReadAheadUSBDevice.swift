@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 import LinuxKernel
+import Synchronization
 import SystemPackage
 
 /// Keeps receive transfers queued at a device on its streaming bulk IN
@@ -60,6 +61,8 @@ public final class ReadAheadUSBDevice: USBDevice {
         public var bytesDropped = 0
         /// Driver URBs shorter than the data they were given (-EOVERFLOW).
         public var overflows = 0
+        /// Times shedding was switched on or off (`setShedding`).
+        public var sheddingChanges = 0
     }
 
     private final class Transfer: @unchecked Sendable {
@@ -114,6 +117,13 @@ public final class ReadAheadUSBDevice: USBDevice {
         var draining = false
         var stopped = false
         var nextHandle: UInt64 = 0
+        /// The capture falls behind: no new transfers of ours, and once
+        /// none is outstanding the driver's URBs go to the device directly,
+        /// so the chip sheds what the host cannot take before any CPU is
+        /// spent on it.
+        var shedding = false
+        /// Driver URBs sent to the device directly while shedding.
+        var direct: Set<UInt64> = []
         var port = 0
         var address: UInt8 = 0
         var statistics = Statistics()
@@ -133,7 +143,7 @@ public final class ReadAheadUSBDevice: USBDevice {
         /// (still in cache).
         mutating func refills(_ number: Int, policy: Policy) -> [USBRequest] {
             guard let endpoint = endpoints[number], endpoint.streaming, !endpoint.passThrough,
-                !endpoint.failureReady, !stopped
+                !endpoint.failureReady, !stopped, !shedding
             else { return [] }
             var requests: [USBRequest] = []
             while endpoints[number]!.atDevice < policy.minimumAtDevice + endpoints[number]!.ready.count {
@@ -162,6 +172,21 @@ public final class ReadAheadUSBDevice: USBDevice {
             return requests
         }
 
+        /// Shedding and nothing of ours left on the endpoint (at the device,
+        /// ready or being handed over): the driver's URBs may go directly.
+        func drainedForDirect(_ number: Int) -> Bool {
+            guard shedding, let endpoint = endpoints[number] else { return false }
+            return endpoint.atDevice == 0 && endpoint.ready.isEmpty && handOver.isEmpty && !draining
+        }
+
+        /// Takes the waiting driver URBs to send directly, if drained.
+        mutating func takeForDirect(_ number: Int) -> [USBRequest] {
+            guard drainedForDirect(number), let waiting = endpoints[number]?.waiting, !waiting.isEmpty else { return [] }
+            endpoints[number]!.waiting.removeAll()
+            for request in waiting { direct.insert(request.handle) }
+            return waiting
+        }
+
         /// Drops what is ready on an endpoint (read-ahead stopped there).
         mutating func dropReady(_ number: Int) {
             guard let ready = endpoints[number]?.ready, !ready.isEmpty else { return }
@@ -182,6 +207,8 @@ public final class ReadAheadUSBDevice: USBDevice {
     public let policy: Policy
     private let state = HostMutex(State())
     private let outer = HostMutex<USBDeviceLink?>(nil)
+    /// `State.direct.count`, read without the lock on every pass-through completion.
+    private let directCount = Atomic<Int>(0)
 
     public init(wrapping inner: any USBDevice, policy: Policy = .standard) {
         self.inner = inner
@@ -203,6 +230,7 @@ public final class ReadAheadUSBDevice: USBDevice {
                 if handle & Self.ownHandleBit != 0 {
                     self.transferCompleted(handle, completion)
                 } else {
+                    self.directCompleted(handle)
                     try link.complete(handle, completion)
                 }
             })
@@ -221,6 +249,11 @@ public final class ReadAheadUSBDevice: USBDevice {
                 state.endpoints[number] = Endpoint(transferLength: request.length)
             }
             guard !state.endpoints[number]!.passThrough else { return .passThrough }
+            if state.drainedForDirect(number), state.endpoints[number]!.waiting.isEmpty {
+                state.direct.insert(request.handle)
+                directCount.store(state.direct.count, ordering: .releasing)
+                return .passThrough
+            }
             state.port = request.port
             state.address = request.address
             // A shorter URB: new transfers fit it (older ones may still overflow it).
@@ -235,7 +268,9 @@ public final class ReadAheadUSBDevice: USBDevice {
         case .refuse:
             return .refused(USBErrno.noDevice)
         case .passThrough:
-            return inner.submit(request)
+            let result = inner.submit(request)
+            if case .pending = result {} else { directCompleted(request.handle) }
+            return result
         case .queued(let transfers):
             submitToDevice(transfers)
             drain()
@@ -304,10 +339,66 @@ public final class ReadAheadUSBDevice: USBDevice {
             state.atDevice.removeAll()
             state.endpoints = [Endpoint?](repeating: nil, count: 16)
             state.handOver.removeAll()
+            state.direct.removeAll()
+            directCount.store(0, ordering: .releasing)
         }
     }
 
+    /// The capture is dropping frames (or no longer is): shed at the
+    /// device rather than in the kernel (see `State.shedding`).
+    public func setShedding(_ on: Bool) {
+        let transfers: [USBRequest] = state.withLock { state in
+            guard state.shedding != on else { return [] }
+            state.shedding = on
+            state.statistics.sheddingChanges += 1
+            guard !on else { return [] }
+            // Ours queue behind any driver URB sent directly: the device fills in order.
+            var refill: [USBRequest] = []
+            for number in state.endpoints.indices where state.endpoints[number] != nil {
+                refill += state.refills(number, policy: policy)
+            }
+            return refill
+        }
+        submitToDevice(transfers)
+        sendDirectIfDrained()
+    }
+
+    public var isShedding: Bool { state.withLock { $0.shedding } }
+
     // MARK: Internals
+
+    private func directCompleted(_ handle: UInt64) {
+        guard directCount.load(ordering: .acquiring) > 0 else { return }
+        state.withLock { state in
+            if state.direct.remove(handle) != nil { directCount.store(state.direct.count, ordering: .releasing) }
+        }
+    }
+
+    /// While shedding, once nothing of ours is outstanding on an endpoint,
+    /// its waiting driver URBs go to the device directly.
+    private func sendDirectIfDrained() {
+        let requests: [USBRequest] = state.withLock { state in
+            guard state.shedding else { return [] }
+            var all: [USBRequest] = []
+            for number in state.endpoints.indices where state.endpoints[number] != nil {
+                all += state.takeForDirect(number)
+            }
+            directCount.store(state.direct.count, ordering: .releasing)
+            return all
+        }
+        for request in requests {
+            switch inner.submit(request) {
+            case .pending:
+                continue
+            case .completed(let completion):
+                directCompleted(request.handle)
+                try? outer.withLock({ $0 })?.complete(request.handle, completion)
+            case .refused(let error):
+                directCompleted(request.handle)
+                try? outer.withLock({ $0 })?.complete(request.handle, .failure(error))
+            }
+        }
+    }
 
     private func submitToDevice(_ requests: [USBRequest]) {
         for request in requests {
@@ -369,6 +460,7 @@ public final class ReadAheadUSBDevice: USBDevice {
         }
         submitToDevice(transfers)
         drain()
+        sendDirectIfDrained()
     }
 
     /// Completes handed-over driver URBs in order. One thread at a time:
@@ -390,7 +482,10 @@ public final class ReadAheadUSBDevice: USBDevice {
                 }
                 return state.handOver.removeFirst()
             }
-            guard let (request, outcome) = next else { return }
+            guard let (request, outcome) = next else {
+                sendDirectIfDrained()
+                return
+            }
             switch outcome {
             case .status(let completion):
                 try? link.complete(request.handle, completion)

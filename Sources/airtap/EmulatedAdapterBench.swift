@@ -197,11 +197,14 @@ extension BenchCommand {
         var captured = 0
         var batches = 0
         var lastArrival = start
+        var backpressure = ReceiveBackpressure(now: start)
+        defer { device.setReceiveShedding(false) }
         while true {
             let count = try writeNextBatch(from: capture, to: writer)
             captured += count
             if count > 0 { batches += 1 }
             let now = HostClock.monotonicNanoseconds()
+            backpressure.check(capture, device: device, now: now)
             if count > 0 { lastArrival = now }
             if captured >= frameCount || (chip.airFloodRemaining == 0 && now - lastArrival > 500_000_000) { break }
             if now - lastArrival > 5_000_000_000 { break }

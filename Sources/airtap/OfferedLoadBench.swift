@@ -49,10 +49,13 @@ extension BenchCommand {
         var captured = 0
         var lastArrival = HostClock.monotonicNanoseconds()
         let deadline = lastArrival + UInt64((seconds + 10) * 1e9)
+        var backpressure = ReceiveBackpressure(now: lastArrival)
+        defer { device.setReceiveShedding(false) }
         while true {
             let batch = try writeNextBatch(from: capture, to: writer)
             captured += batch
             let now = HostClock.monotonicNanoseconds()
+            backpressure.check(capture, device: device, now: now)
             if batch > 0 { lastArrival = now }
             // Everything offered has arrived, and the pipeline is quiet.
             if chip.airOfferedRemaining == 0 && now - lastArrival > 300_000_000 { break }

@@ -171,6 +171,34 @@ struct ReadAheadTests {
         #expect(driver.tags.count == 9, "no driver URB waits: read ahead")
     }
 
+    @Test("shedding: no new transfers of ours; once none is left the driver's URBs go to the device directly; order holds across")
+    func shedding() {
+        let (readAhead, device, driver) = setUp()
+        _ = readAhead.submit(driver.urb())
+        #expect(device.waiting.count == 4)
+        readAhead.setShedding(true)
+        device.send(tag: 1)
+        #expect(device.waiting.count == 3, "not replaced")
+        for tag in 2...4 {
+            _ = readAhead.submit(driver.urb())
+            device.send(tag: UInt32(tag))
+        }
+        #expect(device.waiting.isEmpty, "all of ours used up")
+        let direct = driver.urb()
+        _ = readAhead.submit(direct)
+        #expect(device.waiting.map(\.handle) == [direct.handle], "the driver's own URB, at the device")
+        // Back to read-ahead with that URB still at the device: ours queue behind it.
+        readAhead.setShedding(false)
+        #expect(device.waiting.count == 5 && device.waiting.first?.handle == direct.handle)
+        let later = driver.urb()
+        _ = readAhead.submit(later)
+        device.send(tag: 5)  // into the direct URB
+        device.send(tag: 6)  // into ours, handed to `later`
+        #expect(driver.tags == Array(1...6))
+        #expect(driver.completed.map(\.handle).suffix(2) == [direct.handle, later.handle])
+        #expect(readAhead.statistics.sheddingChanges == 2)
+    }
+
     @Test("unlinking the driver's last waiting URB cancels our transfers at the device; the next URB restarts polling")
     func unlinkStopsPolling() {
         let (readAhead, device, driver) = setUp()
