@@ -67,12 +67,12 @@ struct BenchCommand: ParsableCommand {
     var receivePath: PacketReceivePath = .ring
 
     @Option(
-        name: .customLong("read-ahead"),
+        name: .customLong("usb-read-ahead"),
         help: "Emulated USB adapters: receive transfers the host controller keeps queued per streaming endpoint beyond the driver's URBs (0: the driver's only).")
     var readAhead = ReadAheadUSBDevice.Policy.standard.depth
 
     @Option(
-        name: .customLong("read-ahead-idle"),
+        name: .customLong("usb-read-ahead-idle"),
         help: "Of those, how many stay at the device while the driver keeps up (more go out as data waits for the driver; default: all).")
     var readAheadIdle: Int?
 
@@ -109,10 +109,10 @@ struct BenchCommand: ParsableCommand {
             return
         }
         guard (0...256).contains(readAhead) else {
-            throw ValidationError("--read-ahead \(readAhead) must be 0...256 transfers")
+            throw ValidationError("--usb-read-ahead \(readAhead) must be 0...256 transfers")
         }
         guard (readAheadIdle ?? 0) >= 0 else {
-            throw ValidationError("--read-ahead-idle \(readAheadIdle ?? 0) must be 0 or more (at most --read-ahead are used)")
+            throw ValidationError("--usb-read-ahead-idle \(readAheadIdle ?? 0) must be 0 or more (at most --usb-read-ahead are used)")
         }
         if let open = Self.emulatedBenchDevices[device] {
             try runEmulatedAdapterBench(open: open)
