@@ -288,8 +288,9 @@ public final class ReadAheadUSBDevice: USBDevice {
                 state.handOver.append((request, .status(.failure(USBErrno.connectionReset))))
                 guard state.endpoints[number]!.waiting.isEmpty else { return [] }
                 // The driver stopped receiving here: stop polling the device.
+                // Nothing is ready (a waiting URB takes ready data at once);
+                // what our transfers still bring is dropped as it comes.
                 state.endpoints[number]!.streaming = false
-                state.dropReady(number)
                 var ours: [UInt64] = []
                 for (own, entry) in state.atDevice where entry.endpoint == number && !entry.cancelled {
                     state.atDevice[own]!.cancelled = true

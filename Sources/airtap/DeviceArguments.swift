@@ -137,8 +137,7 @@ struct DeviceArguments: ParsableArguments {
             firmwareDirectory: firmwareDirectory, maxBulkTransferBytes: maxBulkTransferBytes)
         options.airAnswerLossPercent = airLossPercent
         options.extraKernelCommandLine = kernelArguments
-        options.readAhead.depth = usbReadAhead
-        options.readAhead.minimumAtDevice = usbReadAhead
+        options.readAhead = ReadAheadUSBDevice.Policy(depth: usbReadAhead)
         return options
     }
 
